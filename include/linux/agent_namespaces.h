@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _LINUX_AGENT_NAMESPACES_H
+#define _LINUX_AGENT_NAMESPACES_H
+
+#include <linux/jump_label.h>
+#include <linux/list.h>
+#include <linux/ns_common.h>
+#include <linux/nsproxy.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <uapi/linux/agent_namespaces.h>
+
+struct seq_file;
+struct user_namespace;
+
+/* Counters bumped on the syscall paths; elapsed_ns is derived on read. */
+enum agent_ns_counter {
+	AGENT_NS_SYSCALLS,
+	AGENT_NS_OPENAT,
+	AGENT_NS_WRITE_BYTES,
+	AGENT_NS_CONNECT,
+	AGENT_NS_UNLINK,
+	AGENT_NS_FORK,
+	AGENT_NS_NR_COUNTERS
+};
+
+struct agent_ns_pcpu {
+	u64 val[AGENT_NS_NR_COUNTERS];
+};
+
+/**
+ * struct agent_namespace - one agent session
+ * @ns:          common namespace bits; @ns.ns_type is 0, see agent_namespaces.c
+ * @session_id:  128 random bits, never all zero (all zero only for init)
+ * @parent_id:   session id of the namespace this one was created from
+ * @start_ns:    boottime at creation, for elapsed_ns and max_lifetime
+ * @user_ns:     owning user namespace
+ * @counters:    per-CPU counters, summed on read
+ * @lock:        protects @intent, @budget and @budget_hit
+ * @intent:      NUL-terminated intent tag, at most 63 bytes kept
+ * @budget:      limits enforced by the reaper, 0 = no limit
+ * @budget_hit:  the reaper already reported this namespace over budget
+ * @reap_signal: signal the reaper's task walk delivers to this namespace
+ * @list:        entry on the list of live namespaces the reaper walks
+ */
+struct agent_namespace {
+	struct ns_common ns;
+	u8 session_id[AGENT_NS_SESSION_ID_LEN];
+	u8 parent_id[AGENT_NS_SESSION_ID_LEN];
+	u64 start_ns;
+	struct user_namespace *user_ns;
+	struct agent_ns_pcpu __percpu *counters;
+	spinlock_t lock;	/* intent, budget, budget_hit */
+	char intent[AGENT_NS_INTENT_TAG_LEN];
+	struct agent_ns_budget budget;
+	bool budget_hit;
+	int reap_signal;
+	struct list_head list;
+} __randomize_layout;
+
+#ifdef CONFIG_AGENT_NS
+
+extern struct agent_namespace init_agent_ns;
+extern const struct proc_ns_operations agentns_operations;
+DECLARE_STATIC_KEY_FALSE(agent_ns_hooks_key);
+
+static inline struct agent_namespace *to_agent_ns(struct ns_common *ns)
+{
+	return container_of(ns, struct agent_namespace, ns);
+}
+
+static inline struct agent_namespace *get_agent_ns(struct agent_namespace *ns)
+{
+	__ns_ref_inc(&ns->ns);
+	return ns;
+}
+
+void put_agent_ns(struct agent_namespace *ns);
+struct agent_namespace *copy_agent_ns(u64 flags, struct user_namespace *user_ns,
+				      struct agent_namespace *old_ns);
+void agent_ns_nsproxy_active_get(struct nsproxy *nsp);
+void agent_ns_nsproxy_active_put(struct nsproxy *nsp);
+void __init agent_ns_init(void);
+
+int agent_ns_prctl(int option, unsigned long arg2, unsigned long arg3,
+		   unsigned long arg4, unsigned long arg5);
+int proc_agent_session_show(struct seq_file *m, struct pid_namespace *pid_ns,
+			    struct pid *pid, struct task_struct *task);
+int proc_agent_counters_show(struct seq_file *m, struct pid_namespace *pid_ns,
+			     struct pid *pid, struct task_struct *task);
+
+void __agent_ns_count(struct task_struct *tsk, enum agent_ns_counter counter,
+		      u64 delta);
+
+/*
+ * Counter hook for the syscall paths. The static key is only on while
+ * kernel.agent_ns.enabled is 1 and at least one agent namespace other
+ * than the initial one exists, so everybody else pays one patched jump.
+ */
+static __always_inline void agent_ns_count(enum agent_ns_counter counter,
+					   u64 delta)
+{
+	if (static_branch_unlikely(&agent_ns_hooks_key))
+		__agent_ns_count(current, counter, delta);
+}
+
+static __always_inline void agent_ns_count_task(struct task_struct *tsk,
+						enum agent_ns_counter counter)
+{
+	if (static_branch_unlikely(&agent_ns_hooks_key))
+		__agent_ns_count(tsk, counter, 1);
+}
+
+#else /* !CONFIG_AGENT_NS */
+
+static inline struct agent_namespace *
+copy_agent_ns(u64 flags, struct user_namespace *user_ns,
+	      struct agent_namespace *old_ns)
+{
+	return NULL;
+}
+
+static inline void put_agent_ns(struct agent_namespace *ns) { }
+static inline void agent_ns_nsproxy_active_get(struct nsproxy *nsp) { }
+static inline void agent_ns_nsproxy_active_put(struct nsproxy *nsp) { }
+static inline void agent_ns_init(void) { }
+
+static inline int agent_ns_prctl(int option, unsigned long arg2,
+				 unsigned long arg3, unsigned long arg4,
+				 unsigned long arg5)
+{
+	return -EINVAL;
+}
+
+static inline void agent_ns_count(enum agent_ns_counter counter, u64 delta) { }
+static inline void agent_ns_count_task(struct task_struct *tsk,
+				       enum agent_ns_counter counter) { }
+
+#endif /* CONFIG_AGENT_NS */
+
+#endif /* _LINUX_AGENT_NAMESPACES_H */

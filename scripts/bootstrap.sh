@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install everything the project needs on a fresh Debian 12 machine:
+# the apt packages for building and booting kernels and VMs, and the
+# pinned Python tools in ./.venv. Safe to re-run; it only adds what is missing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+apt_packages=(
+	bc bison flex cpio kmod rsync zstd xz-utils dwarves libelf-dev libssl-dev
+	build-essential fakeroot dpkg-dev git
+	busybox-static qemu-system-x86 qemu-utils debootstrap
+	openssh-client python3-venv socat e2fsprogs
+)
+
+# Debian's linux-source-7.3 lives in trixie-backports; pin it low so only
+# packages asked for by name come from there.
+if ! grep -rqs trixie-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	echo "bootstrap: adding trixie-backports (for linux-source-7.3)"
+	cat >/etc/apt/sources.list.d/agentns-trixie-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	printf 'Package: *\nPin: release n=trixie-backports\nPin-Priority: 100\n' \
+		>/etc/apt/preferences.d/agentns-trixie-backports
+	need_update=1
+fi
+missing=()
+for p in "${apt_packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "bootstrap: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	need_update=1
+fi
+if [[ -n ${need_update:-} ]]; then
+	apt-get update -qq
+fi
+if ((${#missing[@]})); then
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv=$top/.venv
+stamp=$venv/.requirements.sha256
+want=$(sha256sum "$top/requirements.txt" | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	echo "bootstrap: creating Python venv in $venv"
+	python3 -m venv "$venv"
+	"$venv/bin/pip" install -q --upgrade pip
+	"$venv/bin/pip" install -q -r "$top/requirements.txt"
+	echo "$want" >"$stamp"
+fi

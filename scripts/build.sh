@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Fetch Debian's linux-source, apply the agentns series, configure and build.
+#
+#   scripts/build.sh                       # minimal QEMU guest bzImage
+#   BUILD_KERNEL=0 scripts/build.sh        # stop after patching, print tree
+#   KVER=7.3 KSRC=/path/to/tree scripts/build.sh
+#   TARGET=bindeb-pkg BASE_CONFIG=/boot/config-$(uname -r) scripts/build.sh
+#   scripts/build.sh --source              # print the pristine tree's path
+#
+# Inputs (environment):
+#   KVER          linux-source-$KVER Debian package to use (default 7.3)
+#   KSRC          an unpacked pristine kernel tree to copy instead of the package
+#   KSRC_TARBALL  a linux-source tarball (.tar.xz) instead of the package
+#   BASE_CONFIG   "tinyconfig" (default) or a config file to start from
+#   FRAGMENTS     space-separated config fragments merged on top
+#                 (default: kernel/configs/agentns_vmtest.config; CONFIG_AGENT_NS is forced)
+#   AGENT_NS      y (default) or n: build the series with CONFIG_AGENT_NS=n
+#   PATCHES       0 to build the tree without the series (a stock kernel)
+#   TARGET        make target: bzImage (default) or bindeb-pkg
+#   LOCALVERSION  appended to the release (default -agentns)
+#   OUT           where the result goes (default: cache dir keyed by inputs)
+#   JOBS          make -j (default: nproc + 1)
+#
+# Prints "BUILD_OUT=<dir>" last; <dir> holds bzImage or the .deb files,
+# the .config used and build.log. An unchanged input is not rebuilt.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${AGENTNS_CACHE:-$HOME/.cache/agentns}
+KVER=${KVER:-7.3}
+BASE_CONFIG=${BASE_CONFIG:-tinyconfig}
+FRAGMENTS=${FRAGMENTS:-$top/kernel/configs/agentns_vmtest.config}
+AGENT_NS=${AGENT_NS:-y}
+PATCHES=${PATCHES:-1}
+TARGET=${TARGET:-bzImage}
+LOCALVERSION=${LOCALVERSION:--agentns}
+JOBS=${JOBS:-$(($(nproc) + 1))}
+BUILD_KERNEL=${BUILD_KERNEL:-1}
+
+log() { printf '[build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Unpack the pristine source once per source version; echo its path.
+pristine_tree() {
+	if [[ -n ${KSRC:-} ]]; then
+		[[ -f $KSRC/Makefile ]] || die "KSRC=$KSRC is not a kernel tree"
+		echo "$KSRC"
+		return
+	fi
+	local tarball=${KSRC_TARBALL:-}
+	if [[ -z $tarball ]]; then
+		local debdir=$cache/src
+		mkdir -p "$debdir"
+		local deb
+		deb=$(find "$debdir" -maxdepth 1 -name "linux-source-${KVER}_*.deb" | sort -V | tail -n1)
+		if [[ -z $deb ]]; then
+			log "downloading linux-source-$KVER (Debian package)"
+			(cd "$debdir" && apt-get download "linux-source-$KVER" >&2) ||
+				die "apt-get download linux-source-$KVER failed: is trixie-backports in apt's sources? (scripts/bootstrap.sh adds it)"
+			deb=$(find "$debdir" -maxdepth 1 -name "linux-source-${KVER}_*.deb" | sort -V | tail -n1)
+		fi
+		tarball=$debdir/$(basename "$deb" .deb).tar.xz
+		if [[ ! -f $tarball ]]; then
+			dpkg-deb --fsys-tarfile "$deb" |
+				tar -xO "./usr/src/linux-source-$KVER.tar.xz" >"$tarball.tmp"
+			mv "$tarball.tmp" "$tarball"
+		fi
+	fi
+	local dir=$cache/src/$(basename "$tarball" .tar.xz)
+	if [[ ! -f $dir/.unpacked ]]; then
+		log "unpacking $(basename "$tarball")"
+		rm -rf "$dir" && mkdir -p "$dir"
+		tar -xf "$tarball" -C "$dir" --strip-components=1
+		touch "$dir/.unpacked"
+	fi
+	echo "$dir"
+}
+
+series_files() {
+	[[ $PATCHES == 1 ]] || return 0
+	find "$top/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' | sort
+}
+
+# Hash of everything that changes the result.
+input_key() {
+	{
+		echo "src=$1 base=$BASE_CONFIG agent_ns=$AGENT_NS target=$TARGET lv=$LOCALVERSION"
+		local f
+		for f in $(series_files) $FRAGMENTS; do sha256sum "$f"; done
+		[[ -f $BASE_CONFIG ]] && sha256sum "$BASE_CONFIG"
+		sha256sum "$0"
+	} | sha256sum | cut -c1-16
+}
+
+apply_series() {
+	local tree=$1 p
+	for p in $(series_files); do
+		patch -d "$tree" -p1 --forward --quiet <"$p" ||
+			die "$(basename "$p") does not apply (scripts/rebase-check.sh tells which hunks)"
+	done
+}
+
+configure() {
+	local tree=$1 obj=$2
+	if [[ $BASE_CONFIG == tinyconfig ]]; then
+		make -s -C "$tree" O="$obj" tinyconfig >/dev/null
+	else
+		cp "$BASE_CONFIG" "$obj/.config"
+	fi
+	local forced=$obj/agentns-forced.config
+	echo "CONFIG_AGENT_NS=$AGENT_NS" >"$forced"
+	[[ $TARGET == bindeb-pkg ]] && printf 'CONFIG_SYSTEM_TRUSTED_KEYS=""\nCONFIG_SYSTEM_REVOCATION_KEYS=""\nCONFIG_MODULE_SIG_KEY="certs/signing_key.pem"\n' >>"$forced"
+	# shellcheck disable=SC2086
+	"$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" $FRAGMENTS "$forced" >/dev/null
+	make -s -C "$tree" O="$obj" olddefconfig
+	local want=$AGENT_NS got
+	got=$(grep -E '^CONFIG_AGENT_NS=y' "$obj/.config" >/dev/null && echo y || echo n)
+	[[ $PATCHES == 0 || $got == "$want" ]] || die "CONFIG_AGENT_NS=$want did not stick (got $got)"
+}
+
+# Long builds: a heartbeat line per minute with the last object built.
+build_with_progress() {
+	local tree=$1 obj=$2 logf=$3
+	make -C "$tree" O="$obj" -j"$JOBS" LOCALVERSION="$LOCALVERSION" \
+		KDEB_PKGVERSION="${KDEB_PKGVERSION:-1}" "$TARGET" >"$logf" 2>&1 &
+	local pid=$! start=$SECONDS
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 60 & wait $! || true
+		kill -0 "$pid" 2>/dev/null &&
+			log "building ($(((SECONDS - start) / 60)) min): $(tail -n1 "$logf" | cut -c1-100)"
+	done
+	wait "$pid" || { tail -n 40 "$logf" >&2; die "kernel build failed, log: $logf"; }
+	log "built in $((SECONDS - start)) s"
+}
+
+main() {
+	local src key work obj
+	src=$(pristine_tree)
+	if [[ ${1:-} == --source ]]; then
+		echo "$src"
+		return
+	fi
+	key=$(input_key "$src")
+	OUT=${OUT:-$cache/kernels/$key}
+	if [[ $BUILD_KERNEL == 1 && -f $OUT/.done ]]; then
+		log "reusing cached build $OUT"
+		echo "BUILD_OUT=$OUT"
+		return
+	fi
+	work=$cache/work/$key
+	rm -rf "$work"
+	mkdir -p "$work"
+	log "copying pristine tree $(basename "$src")"
+	cp -al "$src/." "$work/tree"
+	apply_series "$work/tree"
+	log "applied $(series_files | wc -l) patches"
+	if [[ $BUILD_KERNEL != 1 ]]; then
+		echo "BUILD_OUT=$work/tree"
+		return
+	fi
+	obj=$work/obj
+	mkdir -p "$obj" "$OUT"
+	configure "$work/tree" "$obj"
+	build_with_progress "$work/tree" "$obj" "$OUT/build.log"
+	cp "$obj/.config" "$OUT/config"
+	if [[ $TARGET == bzImage ]]; then
+		cp "$obj/arch/x86/boot/bzImage" "$OUT/bzImage"
+	else
+		mv "$work"/*.deb "$OUT/" 2>/dev/null || mv "$obj"/../*.deb "$OUT/"
+	fi
+	make -s -C "$work/tree" O="$obj" kernelrelease >"$OUT/kernelrelease"
+	touch "$OUT/.done"
+	rm -rf "$work"
+	echo "BUILD_OUT=$OUT"
+}
+
+main "$@"

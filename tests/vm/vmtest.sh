@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The kernel VM test loop: build the patched kernel with the minimal guest
+# config (cached by input hash), boot it under QEMU with a busybox
+# initramfs holding the shim and the kernel suite, run the suite inside,
+# and print its tally.
+#
+#   tests/vm/vmtest.sh            # normal kernel
+#   tests/vm/vmtest.sh --debug    # KASAN/lockdep/kmemleak kernel; any splat fails
+#   tests/vm/vmtest.sh --stock    # kernel without the series: all must skip (77)
+#   tests/vm/vmtest.sh --cmd 'sh /suite/bench/bench.sh'   # run something else
+#   VMTEST_KERNEL=path/to/bzImage tests/vm/vmtest.sh      # boot a kernel built elsewhere
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+here=$top/tests/vm
+variant=normal
+guest_cmd=
+while (($#)); do
+	case $1 in
+	--debug) variant=debug ;;
+	--stock) variant=stock ;;
+	--agent-ns-n) variant=agentns-n ;;
+	--cmd) guest_cmd=$2; shift ;;
+	*) echo "usage: $0 [--debug|--stock|--agent-ns-n] [--cmd CMD]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+log() { printf '[vmtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+build_kernel() {
+	local -a env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config")
+	case $variant in
+	debug) env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config $top/kernel/configs/agentns_debug.config") ;;
+	stock) env+=(PATCHES=0 LOCALVERSION=-stock) ;;
+	agentns-n) env+=(AGENT_NS=n LOCALVERSION=-agentns-n) ;;
+	esac
+	env "${env[@]}" "$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p'
+}
+
+# Static binaries: the initramfs has busybox and nothing else.
+build_suite() {
+	local stage=$1
+	mkdir -p "$stage/suite"
+	cp -r "$top/userspace" "$top/tests/kernel" "$stage/suite/"
+	mkdir -p "$stage/suite/include"
+	cp -r "$top/include/uapi" "$stage/suite/include/"
+	make -s -C "$stage/suite/userspace" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	make -s -C "$stage/suite/kernel" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	[[ -d $top/benchmarks/guest ]] && cp -r "$top/benchmarks/guest" "$stage/suite/bench" &&
+		make -s -C "$stage/suite/bench" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	return 0
+}
+
+make_initramfs() {
+	local stage=$1 out=$2 cmd=$3
+	local root=$stage/root
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,root}
+	cp /bin/busybox "$root/bin/busybox"
+	mv "$stage/suite" "$root/suite"
+	cat >"$root/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
+ip link set lo up 2>/dev/null
+export PATH=/suite/userspace:/bin:/sbin AGENTNS_UNSHARE=/suite/userspace/agentns-unshare
+echo "AGENTNS-VM-BEGIN \$(uname -r)"
+$cmd
+rc=\$?
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak; sleep 6; echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+fi
+echo "AGENTNS-VM-END rc=\$rc"
+poweroff -f
+INIT
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
+}
+
+boot() {
+	local kernel=$1 initrd=$2 console=$3 mem=1024
+	[[ $variant == debug ]] && mem=2048
+	log "booting $kernel under QEMU (TCG)"
+	local start=$SECONDS
+	timeout 1800 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$mem" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 loglevel=4" \
+		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null ||
+		log "qemu exited with $?"
+	log "guest ran for $((SECONDS - start)) s; console log: $console"
+}
+
+check_console() {
+	local console=$1
+	local splat='BUG:|WARNING:|KASAN:|Oops|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|refcount_t:|unreferenced object|UBSAN:|Kernel panic|sleeping function called from invalid context'
+	sed -n '/AGENTNS-VM-BEGIN/,/AGENTNS-VM-END/p' "$console" | grep -v '^AGENTNS-VM' || true
+	if ! grep -q 'AGENTNS-VM-END rc=0' "$console"; then
+		grep -q 'AGENTNS-VM-END' "$console" || tail -n 30 "$console" >&2
+		log "FAIL: the run inside the guest did not finish with rc=0"
+		return 1
+	fi
+	if grep -Eq "$splat" "$console"; then
+		grep -En -A12 "$splat" "$console" | head -n 60 >&2
+		log "FAIL: kernel splat in the console log"
+		return 1
+	fi
+	return 0
+}
+
+main() {
+	local out console kernel=${VMTEST_KERNEL:-}
+	if [[ -z $kernel ]]; then
+		out=$(build_kernel)
+		kernel=$out/bzImage
+	fi
+	[[ -f $kernel ]] || { log "kernel build failed"; exit 1; }
+	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
+	trap 'rm -rf "$stage"' EXIT
+	build_suite "$stage"
+	local cmd=${guest_cmd:-"sh /suite/kernel/run.sh"}
+	[[ $variant == stock || -n $guest_cmd ]] || cmd="AGENTNS_NO_SKIP=1 $cmd"
+	make_initramfs "$stage" "$stage/initramfs.gz" "$cmd"
+	mkdir -p "$top/build/vmtest"
+	console=$top/build/vmtest/console-$variant.log
+	boot "$kernel" "$stage/initramfs.gz" "$console"
+	check_console "$console"
+}
+
+main
