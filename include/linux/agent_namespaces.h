@@ -114,14 +114,6 @@ static __always_inline void agent_ns_count_task(struct task_struct *tsk,
 
 #else /* !CONFIG_AGENT_NS */
 
-static inline struct agent_namespace *
-copy_agent_ns(u64 flags, struct user_namespace *user_ns,
-	      struct agent_namespace *old_ns)
-{
-	return NULL;
-}
-
-static inline void put_agent_ns(struct agent_namespace *ns) { }
 static inline void agent_ns_nsproxy_active_get(struct nsproxy *nsp) { }
 static inline void agent_ns_nsproxy_active_put(struct nsproxy *nsp) { }
 static inline void agent_ns_init(void) { }

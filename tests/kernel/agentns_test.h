@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tiny shared helpers for the agent namespace kernel tests.
+ *
+ * Header-only on purpose: every test stays a single translation unit, so
+ * the suite builds with one compiler call per test from a bare copy of
+ * tests/kernel/ plus include/uapi/ (no libraries, no objects to share).
+ *
+ * Conventions: output goes to stdout, line buffered, so that a runner that
+ * merges stdout and stderr sees messages in order. Exit 0 = pass, 1 = fail,
+ * 77 = skip (the automake/kselftest convention the runner understands).
+ */
+#ifndef AGENTNS_TEST_H
+#define AGENTNS_TEST_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/agent_namespaces.h>
+
+#define KSFT_PASS	0
+#define KSFT_FAIL	1
+#define KSFT_SKIP	77
+
+/* The uapi header does not carry it: clone3-only, above the 32-bit space. */
+#ifndef CLONE_NEWAGENT
+#define CLONE_NEWAGENT	(1ULL << 38)
+#endif
+
+#define AGENTNS_SYSCTL_ENABLED	"/proc/sys/kernel/agent_ns/enabled"
+#define AGENTNS_SYSCTL_LIFETIME	"/proc/sys/kernel/agent_ns/max_lifetime"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define SID_LEN		AGENT_NS_SESSION_ID_LEN
+#define SID_HEX_LEN	(2 * SID_LEN)
+
+static const char *agentns_test_name = "agentns";
+static int agentns_checks;
+
+#define skip(...)							\
+	do {								\
+		printf("SKIP: ");					\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+		exit(KSFT_SKIP);					\
+	} while (0)
+
+#define fail(...)							\
+	do {								\
+		printf("FAIL: %s:%d: ", __FILE__, __LINE__);		\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+		exit(KSFT_FAIL);					\
+	} while (0)
+
+/* Count every assertion so a run can show it actually checked something. */
+#define check(cond, ...)						\
+	do {								\
+		agentns_checks++;					\
+		if (!(cond))						\
+			fail(__VA_ARGS__);				\
+	} while (0)
+
+#define note(...)							\
+	do {								\
+		printf("# ");						\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+	} while (0)
+
+static inline void test_init(const char *name)
+{
+	agentns_test_name = name;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+static inline int test_done(void)
+{
+	printf("PASS: %s (%d checks)\n", agentns_test_name, agentns_checks);
+	return KSFT_PASS;
+}
+
+/* Raw syscalls: no libc wrapper may reinterpret or cache anything. */
+static inline long agent_prctl(int op, unsigned long a2, unsigned long a3,
+			       unsigned long a4, unsigned long a5)
+{
+	return syscall(SYS_prctl, op, a2, a3, a4, a5);
+}
+
+/* The first version of struct clone_args; avoids <linux/sched.h> clashes. */
+struct agentns_clone_args {
+	__u64 flags;
+	__u64 pidfd;
+	__u64 child_tid;
+	__u64 parent_tid;
+	__u64 exit_signal;
+	__u64 stack;
+	__u64 stack_size;
+	__u64 tls;
+};
+
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+
+/* Without CLONE_VM and a stack, the child returns 0 like after fork(). */
+static inline pid_t sys_clone3(__u64 flags)
+{
+	struct agentns_clone_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = flags;
+	args.exit_signal = SIGCHLD;
+	fflush(NULL);
+	return syscall(__NR_clone3, &args, sizeof(args));
+}
+
+static inline void hex_of(const __u8 id[SID_LEN], char out[SID_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < SID_LEN; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 0xf];
+	}
+	out[SID_HEX_LEN] = '\0';
+}
+
+static inline int is_zero_hex(const char *hex)
+{
+	return strspn(hex, "0") == SID_HEX_LEN && hex[SID_HEX_LEN] == '\0';
+}
+
+/* Reads a whole small file; returns its length or -errno. */
+static inline ssize_t read_text(const char *path, char *buf, size_t len)
+{
+	ssize_t n, total = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < len - 1) {
+		n = read(fd, buf + total, len - 1 - total);
+		if (n < 0) {
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
+/* Writes a sysctl-style value; returns 0 or -errno (the write's error). */
+static inline int write_text(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* /proc/PID/agent_session must be exactly 32 lowercase hex digits + "\n". */
+static inline void proc_session(pid_t pid, char hex[SID_HEX_LEN + 1])
+{
+	char path[64], buf[128];
+	ssize_t n;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/agent_session", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/agent_session");
+	n = read_text(path, buf, sizeof(buf));
+	check(n >= 0, "read %s: %s", path, strerror((int)-n));
+	check(n == SID_HEX_LEN + 1 && buf[SID_HEX_LEN] == '\n',
+	      "%s: want 32 hex digits and a newline, got %zd bytes '%s'",
+	      path, n, buf);
+	buf[SID_HEX_LEN] = '\0';
+	check(strspn(buf, "0123456789abcdef") == SID_HEX_LEN,
+	      "%s: not lowercase hex: '%s'", path, buf);
+	memcpy(hex, buf, SID_HEX_LEN + 1);
+}
+
+static inline void prctl_id(int op, char hex[SID_HEX_LEN + 1])
+{
+	__u8 id[SID_LEN];
+
+	memset(id, 0xa5, sizeof(id));
+	check(agent_prctl(op, (unsigned long)id, 0, 0, 0) == 0,
+	      "prctl(%s): %s", op == PR_GET_AGENT_PARENT_ID ?
+	      "PR_GET_AGENT_PARENT_ID" : "PR_GET_AGENT_SESSION_ID",
+	      strerror(errno));
+	hex_of(id, hex);
+}
+
+static inline void prctl_session(char hex[SID_HEX_LEN + 1])
+{
+	prctl_id(PR_GET_AGENT_SESSION_ID, hex);
+}
+
+static inline void prctl_parent(char hex[SID_HEX_LEN + 1])
+{
+	prctl_id(PR_GET_AGENT_PARENT_ID, hex);
+}
+
+/* The caller's session, after checking /proc and prctl agree. */
+static inline void own_session(char hex[SID_HEX_LEN + 1])
+{
+	char p[SID_HEX_LEN + 1];
+
+	proc_session(0, hex);
+	prctl_session(p);
+	check(!strcmp(hex, p), "/proc/self/agent_session %s != prctl %s",
+	      hex, p);
+}
+
+static inline int agentns_enabled(void)
+{
+	char buf[16];
+
+	if (read_text(AGENTNS_SYSCTL_ENABLED, buf, sizeof(buf)) < 0)
+		return -1;
+	return atoi(buf);
+}
+
+/*
+ * Skip only when both interfaces are absent (a stock kernel). One without
+ * the other is a broken series and must fail, not skip.
+ */
+static inline void require_agentns(void)
+{
+	__u8 id[SID_LEN];
+	int has_proc, rc, err;
+
+	has_proc = access("/proc/self/agent_session", F_OK) == 0;
+	rc = agent_prctl(PR_GET_AGENT_SESSION_ID, (unsigned long)id, 0, 0, 0);
+	err = errno;
+	if (!has_proc && rc < 0 && err == EINVAL)
+		skip("kernel has no agent namespaces (no /proc/self/agent_session, prctl EINVAL)");
+	check(has_proc, "prctl works but /proc/self/agent_session is missing");
+	check(rc == 0, "/proc/self/agent_session exists but PR_GET_AGENT_SESSION_ID fails: %s",
+	      strerror(err));
+	if (agentns_enabled() == 0)
+		skip("kernel.agent_ns.enabled=0: agent namespaces are switched off");
+}
+
+static inline int has_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	return !!(data[cap / 32].effective & (1U << (cap % 32)));
+}
+
+static inline void require_cap_sys_admin(void)
+{
+	if (!has_cap(CAP_SYS_ADMIN))
+		skip("needs CAP_SYS_ADMIN (run as root)");
+}
+
+/* Drop CAP_SYS_ADMIN from effective, permitted and inheritable. */
+static inline void drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	int i;
+
+	check(syscall(SYS_capget, &hdr, data) == 0, "capget: %s",
+	      strerror(errno));
+	i = CAP_SYS_ADMIN / 32;
+	data[i].effective &= ~(1U << (CAP_SYS_ADMIN % 32));
+	data[i].permitted &= ~(1U << (CAP_SYS_ADMIN % 32));
+	data[i].inheritable &= ~(1U << (CAP_SYS_ADMIN % 32));
+	check(syscall(SYS_capset, &hdr, data) == 0, "capset: %s",
+	      strerror(errno));
+	check(!has_cap(CAP_SYS_ADMIN), "CAP_SYS_ADMIN still effective");
+}
+
+/* Exit code of a child, or 128 + signal like a shell reports it. */
+static inline int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		fail("waitpid(%d): %s", pid, strerror(errno));
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/*
+ * Runs fn in a forked child and fails the test unless the child passed;
+ * a child's fail() has already said why. Used for checks that change the
+ * caller's credentials or namespace, so the parent stays untouched.
+ */
+static inline void run_in_child(const char *what, void (*fn)(void))
+{
+	pid_t pid;
+	int rc;
+
+	fflush(NULL);
+	pid = fork();
+	check(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		fn();
+		fflush(NULL);
+		_exit(KSFT_PASS);
+	}
+	rc = wait_exit(pid);
+	check(rc == KSFT_PASS, "%s: child exited with %d", what, rc);
+}
+
+/* readlink("/proc/PID/ns/agent"), checked for the "agent:[INODE]" form. */
+static inline unsigned long ns_link(pid_t pid, char *buf, size_t len)
+{
+	char path[64], tail;
+	unsigned long ino;
+	ssize_t n;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/agent", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/agent");
+	n = readlink(path, buf, len - 1);
+	check(n > 0, "readlink %s: %s", path, strerror(errno));
+	buf[n] = '\0';
+	check(sscanf(buf, "agent:[%lu%c", &ino, &tail) == 2 && tail == ']' &&
+	      buf[n - 1] == ']', "%s: want agent:[INODE], got '%s'", path, buf);
+	return ino;
+}
+
+/*
+ * The init agent namespace is the one pid 1 is in (pid 1 is never moved by
+ * this suite). Returns 1 when that namespace shows the all-zero session.
+ */
+static inline int pid1_in_init_ns(void)
+{
+	char hex[SID_HEX_LEN + 1];
+
+	proc_session(1, hex);
+	return is_zero_hex(hex);
+}
+
+#endif /* AGENTNS_TEST_H */

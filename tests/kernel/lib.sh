@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the shell tests; sourced, never run on its own.
+# POSIX sh: runs under busybox ash in the test initramfs and dash on Debian.
+
+suite_dir=$(cd "$(dirname "$0")" && pwd)
+helper=$suite_dir/agentns_helper
+checks=0
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+note() {
+	echo "# $*"
+}
+
+# check DESCRIPTION COMMAND...: run COMMAND, fail with DESCRIPTION unless 0.
+check() {
+	what=$1
+	shift
+	checks=$((checks + 1))
+	"$@" || fail "$what"
+}
+
+pass() {
+	echo "PASS: ${0##*/} ($checks checks)"
+	exit 0
+}
+
+zero_sid=00000000000000000000000000000000
+
+# 32 lowercase hex digits, without relying on grep -E intervals.
+is_sid() {
+	[ ${#1} -eq 32 ] || return 1
+	case $1 in
+	*[!0-9a-f]*) return 1 ;;
+	esac
+	return 0
+}
+
+session_of() {
+	cat "/proc/$1/agent_session" 2>/dev/null
+}
+
+require_agentns() {
+	[ -e /proc/self/agent_session ] ||
+		skip "kernel has no agent namespaces (no /proc/self/agent_session)"
+	if [ -r /proc/sys/kernel/agent_ns/enabled ] &&
+	   [ "$(cat /proc/sys/kernel/agent_ns/enabled)" = 0 ]; then
+		skip "kernel.agent_ns.enabled=0: agent namespaces are switched off"
+	fi
+}
+
+require_root() {
+	[ "$(id -u 2>/dev/null)" = 0 ] || skip "needs root"
+}
+
+require_helper() {
+	[ -x "$helper" ] || fail "$helper missing: run make first"
+}
+
+# The shim: $AGENTNS_UNSHARE, the tree's build, or one on PATH.
+find_shim() {
+	if [ -n "${AGENTNS_UNSHARE:-}" ]; then
+		[ -x "$AGENTNS_UNSHARE" ] || fail "AGENTNS_UNSHARE=$AGENTNS_UNSHARE is not executable"
+		shim=$AGENTNS_UNSHARE
+	elif [ -x "$suite_dir/../../userspace/agentns-unshare" ]; then
+		shim=$suite_dir/../../userspace/agentns-unshare
+	elif command -v agentns-unshare >/dev/null 2>&1; then
+		shim=$(command -v agentns-unshare)
+	else
+		skip "agentns-unshare not found (build userspace/ or set AGENTNS_UNSHARE)"
+	fi
+}
+
+# Scratch directory; a bare initramfs may lack /tmp.
+make_tmp() {
+	base=${TMPDIR:-/tmp}
+	[ -d "$base" ] && [ -w "$base" ] || base=$suite_dir
+	tmp=$base/agentns-test.$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp" || fail "cannot create $tmp"
+}

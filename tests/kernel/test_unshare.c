@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The legacy path: an early design used 0x100 as CLONE_NEWAGENT, but 0x100
+ * is CLONE_VM. unshare(0x100) therefore must behave exactly as mainline's
+ * unshare(CLONE_VM): 0 and no effect from a single-threaded caller, EINVAL
+ * from a multi-threaded one, and in no case a new agent namespace. The real
+ * CLONE_NEWAGENT bit (1 << 38) is clone3-only: unshare(2) must refuse it.
+ *
+ * What is asserted is "no namespace was created", checked through /proc,
+ * prctl and the nsfs inode; a positive control (prctl creation) proves the
+ * same probe does notice a change.
+ */
+#include "agentns_test.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define LEGACY_CLONE_NEWAGENT	0x100UL	/* == CLONE_VM */
+
+struct ns_state {
+	char session[SID_HEX_LEN + 1];
+	char link[64];
+};
+
+static void snapshot(struct ns_state *s)
+{
+	own_session(s->session);
+	ns_link(0, s->link, sizeof(s->link));
+}
+
+static void expect_same(const struct ns_state *before, const char *what)
+{
+	struct ns_state now;
+
+	snapshot(&now);
+	check(!strcmp(before->session, now.session),
+	      "%s created an agent namespace: session %s -> %s", what,
+	      before->session, now.session);
+	check(!strcmp(before->link, now.link),
+	      "%s moved the task: ns link %s -> %s", what, before->link,
+	      now.link);
+}
+
+static int release_fd[2];
+
+static void *parked_thread(void *arg)
+{
+	char c;
+
+	(void)arg;
+	/* Keep the thread group at two tasks until the main thread is done. */
+	if (read(release_fd[0], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/*
+ * pthread_join() returns once the thread cleared its tid, which is before
+ * the kernel unhashes it from the thread group; until then the caller
+ * still counts as multi-threaded for unshare(CLONE_VM).
+ */
+static void wait_single_threaded(void)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	char buf[4096];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		check(read_text("/proc/self/status", buf, sizeof(buf)) > 0,
+		      "read /proc/self/status");
+		if (strstr(buf, "\nThreads:\t1\n"))
+			return;
+		nanosleep(&pause, NULL);
+	}
+	fail("still multi-threaded 5 s after pthread_join");
+}
+
+static void legacy_checks(const char *where)
+{
+	struct ns_state before;
+	pthread_t thread;
+	long rc;
+
+	snapshot(&before);
+	note("%s: session %s", where, before.session);
+
+	/* Single-threaded: mainline unshare(CLONE_VM) is a successful no-op. */
+	rc = syscall(SYS_unshare, LEGACY_CLONE_NEWAGENT);
+	check(rc == 0, "%s: single-threaded unshare(0x100): rc=%ld errno=%s, want 0 like mainline",
+	      where, rc, strerror(errno));
+	expect_same(&before, "unshare(0x100)");
+
+	/* The real bit does not fit unshare's CLONE_NS_ALL on purpose. */
+	rc = syscall(SYS_unshare, (unsigned long)CLONE_NEWAGENT);
+	check(rc == -1 && errno == EINVAL,
+	      "%s: unshare(1 << 38): rc=%ld errno=%s, want EINVAL",
+	      where, rc, strerror(errno));
+	expect_same(&before, "unshare(1 << 38)");
+
+	check(pipe(release_fd) == 0, "pipe: %s", strerror(errno));
+	check(pthread_create(&thread, NULL, parked_thread, NULL) == 0,
+	      "pthread_create failed");
+	rc = syscall(SYS_unshare, LEGACY_CLONE_NEWAGENT);
+	check(rc == -1 && errno == EINVAL,
+	      "%s: multi-threaded unshare(0x100): rc=%ld errno=%s, want EINVAL",
+	      where, rc, strerror(errno));
+	expect_same(&before, "multi-threaded unshare(0x100)");
+	close(release_fd[1]);
+	pthread_join(thread, NULL);
+	close(release_fd[0]);
+	wait_single_threaded();
+}
+
+int main(void)
+{
+	struct ns_state before, after;
+
+	test_init("test_unshare");
+	require_agentns();
+
+	/* None of this needs privileges: unprivileged callers are covered too. */
+	legacy_checks("caller's namespace");
+
+	if (!has_cap(CAP_SYS_ADMIN)) {
+		note("no CAP_SYS_ADMIN: checks from inside a created namespace skipped");
+		return test_done();
+	}
+
+	/* Positive control: a real creation must be visible to the probe. */
+	snapshot(&before);
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "PR_SET_AGENT_NS: %s", strerror(errno));
+	snapshot(&after);
+	check(strcmp(before.session, after.session) &&
+	      strcmp(before.link, after.link),
+	      "PR_SET_AGENT_NS changed neither session nor ns link");
+
+	legacy_checks("created namespace");
+	return test_done();
+}

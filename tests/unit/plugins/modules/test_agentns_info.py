@@ -1,0 +1,130 @@
+# Copyright: (c) 2026, the agentns contributors
+# SPDX-License-Identifier: GPL-2.0-only
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.agentns.fleet.plugins.module_utils import agentns
+from ansible_collections.agentns.fleet.plugins.modules import agentns_info
+
+SESSION = "5f0c2a9e1b3d4c6f8a7e9d0b1c2f3a4e"
+COUNTERS = '{"total_syscalls": 120, "openat_count": 4, "write_bytes": 17, "connect_count": 0, "unlink_count": 0, "fork_count": 1, "elapsed_ns": 900}\n'
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def fake_host(root, running, supported=True, boot=(), dpkg_output=None):
+    """Build a fake /proc and /boot; dpkg-query is a script printing dpkg_output."""
+    dpkg_query = None
+    if dpkg_output is not None:
+        dpkg_query = str(root / "dpkg-query")
+        escaped = dpkg_output.replace("\t", "\\t").replace("\n", "\\n")
+        write(dpkg_query, f"#!/bin/sh\nprintf '{escaped}'\n")
+        os.chmod(dpkg_query, 0o755)
+    paths = agentns.HostPaths(proc=str(root / "proc"), boot=str(root / "boot"), dpkg_query=dpkg_query)
+    write(os.path.join(paths.proc, "sys", "kernel", "osrelease"), running + "\n")
+    if supported:
+        write(os.path.join(paths.sysctl_dir(), "enabled"), "1\n")
+        write(os.path.join(paths.sysctl_dir(), "max_lifetime"), "86400\n")
+        write(paths.process_file("agent_session"), SESSION + "\n")
+        write(paths.process_file("agent_counters"), COUNTERS)
+        os.makedirs(os.path.join(paths.proc, "self", "ns"))
+        os.symlink("agent:[4026532001]", os.path.join(paths.proc, "self", "ns", "agent"))
+    for index, release in enumerate(boot):
+        image = os.path.join(paths.boot, "vmlinuz-" + release)
+        if index:
+            # The install order is read from inode change times, which advance
+            # with the kernel's coarse clock: leave a few ticks between files.
+            time.sleep(0.05)
+        write(image, "")
+        # dpkg gives images their build time as mtime; make it disagree with
+        # the install order so a test notices if mtime is used instead.
+        os.utime(image, (2000 - index, 2000 - index))
+    return paths
+
+
+def facts_of(run_module, paths, **args):
+    result = run_module(agentns_info.main, args, paths=paths)
+    assert result["changed"] is False
+    assert result.get("failed") is not True, result
+    return result["ansible_facts"]["agentns"]
+
+
+def test_agentns_kernel_running_newest(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa", boot=["7.3.4-agentns-aaa", "6.1.0-28-amd64"])
+    facts = facts_of(run_module, paths)
+    assert facts["supported"] is True
+    assert facts["running_kernel"] == "7.3.4-agentns-aaa"
+    assert facts["running_agentns"] is True
+    assert facts["installed_agentns_kernels"] == ["7.3.4-agentns-aaa"]
+    assert facts["latest_agentns_kernel"] == "7.3.4-agentns-aaa"
+    assert facts["reboot_pending"] is False
+    assert facts["sysctls"] == {"enabled": 1, "max_lifetime": 86400}
+    assert facts["session_id"] == SESSION
+    assert facts["in_agent_namespace"] is True
+    assert facts["namespace"] == "agent:[4026532001]"
+    assert facts["counters"]["total_syscalls"] == 120
+    assert set(facts["counters"]) == set(agentns.COUNTER_KEYS)
+
+
+def test_plain_kernel_with_agentns_package_installed(run_module, tmp_path):
+    output = "linux-image-7.3.4-agentns-bbb\tinstall ok installed\nlinux-image-7.3.4-agentns-bbb-dbg\tinstall ok installed\n"
+    paths = fake_host(tmp_path, "6.1.0-28-amd64", supported=False, dpkg_output=output)
+    facts = facts_of(run_module, paths)
+    assert facts["supported"] is False
+    assert facts["running_agentns"] is False
+    assert facts["installed_agentns_kernels"] == ["7.3.4-agentns-bbb"]
+    assert facts["reboot_pending"] is True
+    assert facts["sysctls"] is None
+    assert facts["session_id"] is None
+    assert facts["in_agent_namespace"] is False
+    assert facts["namespace"] is None
+    assert facts["counters"] is None
+
+
+def test_later_install_wins_over_higher_version(run_module, tmp_path):
+    # zzz sorts last by version, but aaa was installed after it.
+    paths = fake_host(tmp_path, "7.3.4-agentns-zzz", boot=["7.3.4-agentns-zzz", "7.3.4-agentns-aaa"])
+    facts = facts_of(run_module, paths)
+    assert facts["installed_agentns_kernels"] == ["7.3.4-agentns-zzz", "7.3.4-agentns-aaa"]
+    assert facts["latest_agentns_kernel"] == "7.3.4-agentns-aaa"
+    assert facts["reboot_pending"] is True
+
+
+def test_no_agentns_anywhere(run_module, tmp_path):
+    paths = fake_host(tmp_path, "6.1.0-28-amd64", supported=False, boot=["6.1.0-28-amd64"], dpkg_output="")
+    facts = facts_of(run_module, paths)
+    assert facts["installed_agentns_kernels"] == []
+    assert facts["latest_agentns_kernel"] is None
+    assert facts["reboot_pending"] is False
+
+
+def test_init_namespace_session_is_not_inside(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    write(paths.process_file("agent_session"), "0" * 32 + "\n")
+    facts = facts_of(run_module, paths)
+    assert facts["session_id"] == "0" * 32
+    assert facts["in_agent_namespace"] is False
+
+
+def test_malformed_files_become_null_with_warning(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    write(paths.process_file("agent_counters"), '{"total_syscalls": 1}\n')
+    write(paths.process_file("agent_session"), "XYZ\n")
+    result = run_module(agentns_info.main, {}, paths=paths)
+    facts = result["ansible_facts"]["agentns"]
+    assert facts["counters"] is None
+    assert facts["session_id"] is None
+    assert facts["sysctls"] == {"enabled": 1, "max_lifetime": 86400}
+    assert len(result["warnings"]) == 2
+
+
+def test_check_mode_is_the_same(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa", boot=["7.3.4-agentns-aaa"])
+    assert facts_of(run_module, paths, _ansible_check_mode=True)["reboot_pending"] is False
