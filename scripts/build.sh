@@ -26,7 +26,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${AGENTNS_CACHE:-$HOME/.cache/agentns}
+cache=${AGENTNS_CACHE_DIR:-$HOME/.cache/agentns}
 KVER=${KVER:-7.3}
 BASE_CONFIG=${BASE_CONFIG:-tinyconfig}
 FRAGMENTS=${FRAGMENTS:-$top/kernel/configs/agentns_vmtest.config}
