@@ -82,7 +82,7 @@ def check_new_files(patches: list[Path]) -> list[str]:
         if name not in replayed:
             errors.append(f"{name}: no patch in the series creates it")
         elif replayed[name] != kept:
-            errors.append(f"{name}: differs from what the series creates (regenerate with scripts/export-series.sh)")
+            errors.append(f"{name}: differs from what the series creates (regenerate both with scripts/export-series.sh)")
     return errors
 
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerate patches/ and the new files under kernel/ and include/ from a
+# kernel git tree that carries the series as commits on top of BASE.
+#
+#   scripts/export-series.sh KERNEL_TREE BASE
+#
+# The usual maintenance loop: `git am patches/*.patch` on a pristine tree
+# tagged BASE, rework the commits (rebase -i, commit --amend), then export.
+# A patch keeps its file name when its number already exists in patches/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+tree=${1:?usage: $0 KERNEL_TREE BASE}
+base=${2:?usage: $0 KERNEL_TREE BASE}
+
+out=$(mktemp -d /tmp/agentns-export.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+git -C "$tree" format-patch -q --no-signature -o "$out" "$base..HEAD"
+
+declare -A keep
+for p in "$top"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+	[[ -e $p ]] && keep[$(basename "$p" | cut -c1-4)]=$(basename "$p")
+done
+rm -f "$top"/patches/[0-9][0-9][0-9][0-9]-*.patch
+for p in "$out"/*.patch; do
+	n=$(basename "$p" | cut -c1-4)
+	cp "$p" "$top/patches/${keep[$n]:-$(basename "$p")}"
+done
+
+for f in kernel/agent_namespaces.c include/linux/agent_namespaces.h \
+	include/uapi/linux/agent_namespaces.h include/trace/events/agent_ns.h; do
+	git -C "$tree" show "HEAD:$f" >"$top/$f"
+done
+"$top/scripts/apply-agentns.py" --check
