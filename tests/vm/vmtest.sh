@@ -77,7 +77,7 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	cat /sys/kernel/debug/kmemleak
 fi
 echo "AGENTNS-VM-END rc=\$rc"
-poweroff -f
+reboot -f
 INIT
 	chmod +x "$root/init"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
