@@ -81,12 +81,23 @@ series_files() {
 	find "$top/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' | sort
 }
 
-# Hash of everything that changes the result.
+# Files the series touches, relative to the tree.
+series_paths() {
+	local f
+	for f in $(series_files); do sed -n 's|^+++ b/||p' "$f"; done | sort -u
+}
+
+# Hash of everything that changes the result: the patched files as they
+# end up (so rewording a commit message or regenerating the series with
+# the same code reuses the build), the config inputs and this script.
 input_key() {
+	local src=$1 tree=$2 f
 	{
-		echo "src=$1 base=$BASE_CONFIG agent_ns=$AGENT_NS target=$TARGET lv=$LOCALVERSION"
-		local f
-		for f in $(series_files) $FRAGMENTS; do sha256sum "$f"; done
+		echo "src=$src base=$BASE_CONFIG agent_ns=$AGENT_NS patches=$PATCHES target=$TARGET lv=$LOCALVERSION"
+		for f in $(series_paths); do
+			echo "$f $(sha256sum <"$tree/$f" | cut -c1-64)"
+		done
+		for f in $FRAGMENTS; do sha256sum "$f"; done
 		[[ -f $BASE_CONFIG ]] && sha256sum "$BASE_CONFIG"
 		sha256sum "$0"
 	} | sha256sum | cut -c1-16
@@ -134,28 +145,28 @@ build_with_progress() {
 }
 
 main() {
-	local src key work obj
+	local src key obj
 	src=$(pristine_tree)
 	if [[ ${1:-} == --source ]]; then
 		echo "$src"
 		return
 	fi
-	key=$(input_key "$src")
-	OUT=${OUT:-$cache/kernels/$key}
-	if [[ $BUILD_KERNEL == 1 && -f $OUT/.done ]]; then
-		log "reusing cached build $OUT"
-		echo "BUILD_OUT=$OUT"
-		return
-	fi
-	work=$cache/work/$key
-	rm -rf "$work"
-	mkdir -p "$work"
-	log "copying pristine tree $(basename "$src")"
+	mkdir -p "$cache/work"
+	work=$(mktemp -d "$cache/work/build.XXXXXX")
+	trap 'rm -rf "$work"' EXIT
 	cp -al "$src/." "$work/tree"
 	apply_series "$work/tree"
-	log "applied $(series_files | wc -l) patches"
+	log "applied $(series_files | wc -l) patches to $(basename "$src")"
 	if [[ $BUILD_KERNEL != 1 ]]; then
+		trap - EXIT
 		echo "BUILD_OUT=$work/tree"
+		return
+	fi
+	key=$(input_key "$src" "$work/tree")
+	OUT=${OUT:-$cache/kernels/$key}
+	if [[ -f $OUT/.done ]]; then
+		log "reusing cached build $OUT"
+		echo "BUILD_OUT=$OUT"
 		return
 	fi
 	obj=$work/obj
@@ -170,7 +181,6 @@ main() {
 	fi
 	make -s -C "$work/tree" O="$obj" kernelrelease >"$OUT/kernelrelease"
 	touch "$OUT/.done"
-	rm -rf "$work"
 	echo "BUILD_OUT=$OUT"
 }
 

@@ -31,7 +31,7 @@ stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 
 stage_molecule() {
 	local scenario rc=0
-	for scenario in smoke; do
+	for scenario in smoke default drift fallback; do
 		[[ -d molecule/$scenario ]] || continue
 		molecule test -s "$scenario" || rc=1
 	done

@@ -90,10 +90,19 @@ boot() {
 	local start=$SECONDS
 	timeout 1800 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$mem" \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4" \
+		-append "console=ttyS0 panic=-1 loglevel=5" \
 		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null ||
 		log "qemu exited with $?"
 	log "guest ran for $((SECONDS - start)) s; console log: $console"
+}
+
+# A debug run that lost its debug options would pass for the wrong reason.
+check_debug_config() {
+	local config=$1 opt missing=0
+	for opt in $(grep -E '^CONFIG_[A-Z0-9_]+=y' "$top/kernel/configs/agentns_debug.config"); do
+		grep -qx "$opt" "$config" || { log "debug kernel lacks $opt"; missing=1; }
+	done
+	((missing == 0)) || exit 1
 }
 
 check_console() {
@@ -120,6 +129,7 @@ main() {
 		kernel=$out/bzImage
 	fi
 	[[ -f $kernel ]] || { log "kernel build failed"; exit 1; }
+	[[ $variant != debug ]] || check_debug_config "$out/config"
 	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
 	trap 'rm -rf "$stage"' EXIT
 	build_suite "$stage"
