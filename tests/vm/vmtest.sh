@@ -129,7 +129,7 @@ main() {
 		kernel=$out/bzImage
 	fi
 	[[ -f $kernel ]] || { log "kernel build failed"; exit 1; }
-	[[ $variant != debug ]] || check_debug_config "$out/config"
+	[[ $variant != debug || -z ${out:-} ]] || check_debug_config "$out/config"
 	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
 	trap 'rm -rf "$stage"' EXIT
 	build_suite "$stage"
