@@ -66,7 +66,8 @@ pristine_tree() {
 			mv "$tarball.tmp" "$tarball"
 		fi
 	fi
-	local dir=$cache/src/$(basename "$tarball" .tar.xz)
+	local dir
+	dir=$cache/src/$(basename "$tarball" .tar.xz)
 	if [[ ! -f $dir/.unpacked ]]; then
 		log "unpacking $(basename "$tarball")"
 		rm -rf "$dir" && mkdir -p "$dir"

@@ -27,7 +27,7 @@ for p in "$top"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
 	name=$(basename "$p")
 	if ! out=$(patch -d "$scratch/tree" -p1 --forward --dry-run <"$p" 2>&1); then
 		printf '%-55s %s\n' "$name" "CONFLICT"
-		sed 's/^/    /' <<<"$out" | grep -E 'FAILED|malformed|can.t find' || true
+		grep -E 'FAILED|malformed|can.t find' <<<"$out" | sed 's/^/    /' || true
 		worst=2
 		# Apply what does apply so the next patches are judged on their own.
 		patch -d "$scratch/tree" -p1 --forward -s -r - <"$p" >/dev/null 2>&1 || true

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the shell tests; sourced, never run on its own.
 # POSIX sh: runs under busybox ash in the test initramfs and dash on Debian.
@@ -33,6 +34,7 @@ pass() {
 	exit 0
 }
 
+# shellcheck disable=SC2034 # used by the tests that source this file
 zero_sid=00000000000000000000000000000000
 
 # 32 lowercase hex digits, without relying on grep -E intervals.
@@ -73,6 +75,7 @@ find_shim() {
 	elif [ -x "$suite_dir/../../userspace/agentns-unshare" ]; then
 		shim=$suite_dir/../../userspace/agentns-unshare
 	elif command -v agentns-unshare >/dev/null 2>&1; then
+		# shellcheck disable=SC2034 # used by the tests that source this file
 		shim=$(command -v agentns-unshare)
 	else
 		skip "agentns-unshare not found (build userspace/ or set AGENTNS_UNSHARE)"

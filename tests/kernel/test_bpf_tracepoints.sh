@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
 #
 # The agent_ns tracepoints fire with the right fields: agent_session_start
@@ -46,6 +47,7 @@ trap 'exit 1' INT TERM HUP
 
 mkdir "$inst" 2>/dev/null ||
 	skip "cannot create a trace instance under $tracing/instances"
+# shellcheck disable=SC2016 # expanded by eval, on purpose
 check "cannot enable agent_ns events" \
 	eval 'echo 1 >"$inst/events/agent_ns/enable"'
 echo 1 >"$inst/tracing_on"
@@ -83,6 +85,7 @@ in_order() {
 }
 check "events out of order (start $start, intent $intent, end $end)" \
 	in_order "$start" "$intent" "$end"
+# shellcheck disable=SC2016 # expanded by eval, on purpose
 check "agent_intent_set does not show tag=$tag: $trace" \
 	eval 'echo "$trace" | grep -q "agent_intent_set: sid=$sid tag=$tag\$"'
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
 #
 # Budget enforcement by the reaper, which runs every 60 s: namespaces over

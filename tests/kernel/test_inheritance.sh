@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
 #
 # Children inherit the agent namespace: a shell started by agentns-unshare,
@@ -71,7 +72,7 @@ check "caller's session changed to $(session_of $$)" [ "$(session_of $$)" = "$ou
 if [ -x "$helper" ]; then
 	shown=$("$shim" -- "$helper" show) || fail "helper show inside the shim failed"
 	check "parent id in '$shown' is not the caller's $outer" \
-		[ "${shown#*parent=$outer}" != "$shown" ]
+		[ "${shown#*parent="$outer"}" != "$shown" ]
 else
 	note "agentns_helper not built: parent id not checked"
 fi

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
 #
 # agentns-unshare on a kernel with agent namespaces: exit codes, the
@@ -69,9 +70,9 @@ check "long intent not cut to 63 bytes" \
 
 shown=$("$shim" -- "$helper" show) || fail "helper show failed"
 check "parent id in '$shown' is not the caller's $outer" \
-	[ "${shown#*parent=$outer}" != "$shown" ]
+	[ "${shown#*parent="$outer"}" != "$shown" ]
 check "session in '$shown' equals the caller's" \
-	[ "${shown#session=$outer}" = "$shown" ]
+	[ "${shown#session="$outer"}" = "$shown" ]
 
 # CAP_SYS_ADMIN (bit 21) must be gone from every set after exec.
 status=$("$shim" -- cat /proc/self/status) || fail "cat under the shim failed"
@@ -94,6 +95,7 @@ expect_rc 0 "re-enabled" "$shim" -- true
 
 # A non-root user: refused plainly, allowed through the file capability.
 # util-linux setpriv, not busybox's (which cannot change uids).
+# shellcheck disable=SC2086 # $as_nobody is a command prefix, split on purpose
 if command -v setcap >/dev/null 2>&1 &&
    setpriv --reuid=65534 --regid=65534 --clear-groups -- true 2>/dev/null; then
 	chmod 755 "$tmp"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
 #
 # kernel.agent_ns.enabled and kernel.agent_ns.max_lifetime: defaults, the
@@ -56,6 +57,7 @@ if [ -z "$persisted" ]; then
 	check "default max_lifetime is $saved_lifetime, want 86400" \
 		[ "$saved_lifetime" = 86400 ]
 else
+	# shellcheck disable=SC2086,SC2116 # squashes the file list onto one line
 	note "agent_ns set in $(echo $persisted): defaults not checked"
 fi
 
@@ -65,6 +67,7 @@ write() {
 }
 
 check "enabled=1 refused" write "$enabled" 1
+# shellcheck disable=SC2016 # expanded by eval, on purpose
 check "enabled=2 accepted (want EINVAL)" eval '! write "$enabled" 2'
 check "enabled=2 changed the value to $(cat "$enabled")" \
 	[ "$(cat "$enabled")" = 1 ]

@@ -12,7 +12,6 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-here=$top/tests/vm
 variant=normal
 guest_cmd=
 while (($#)); do
@@ -99,9 +98,9 @@ boot() {
 # A debug run that lost its debug options would pass for the wrong reason.
 check_debug_config() {
 	local config=$1 opt missing=0
-	for opt in $(grep -E '^CONFIG_[A-Z0-9_]+=y' "$top/kernel/configs/agentns_debug.config"); do
+	while read -r opt; do
 		grep -qx "$opt" "$config" || { log "debug kernel lacks $opt"; missing=1; }
-	done
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=y' "$top/kernel/configs/agentns_debug.config")
 	((missing == 0)) || exit 1
 }
 
