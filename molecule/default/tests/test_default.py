@@ -1,0 +1,98 @@
+"""Checks of a fleet that deploy.yml converged, run by Molecule's testinfra verifier."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from testinfra.host import Host
+
+SHIM = "/usr/local/bin/agentns-unshare"
+SYSCTL_FILE = "/etc/sysctl.d/60-agentns.conf"
+SUITE = "/var/lib/agentns/selftest/tests/kernel"
+SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
+ZERO_SESSION = "0" * 32
+# As molecule.yml's group_vars set them (enabled is the role default).
+WANTED = {"enabled": 1, "max_lifetime": 7200}
+# test_budget_enforce.sh waits about 65 s for the reaper; converge (twice,
+# with idempotence) already ran the whole suite through the selftest role.
+SLOW_TESTS = {"test_budget_enforce.sh"}
+
+
+def fresh_session(host: Host, *, root: bool = False) -> str:
+    cmd = f"{SHIM} cat /proc/self/agent_session"
+    if root:
+        with host.sudo():
+            return host.check_output(cmd)
+    return host.check_output(cmd)
+
+
+def test_runs_the_agentns_kernel(host: Host) -> None:
+    release = host.check_output("uname -r")
+    assert re.fullmatch(r"7\.3\.\d+-agentns-[0-9a-f]{7}", release), release
+    assert host.file("/proc/self/agent_session").exists
+    assert host.file(f"/boot/vmlinuz-{release}").exists
+
+
+def test_grub_boots_it_by_default(host: Host) -> None:
+    release = host.check_output("uname -r")
+    with host.sudo():
+        grub_default = host.file("/etc/default/grub.d/zz-agentns-kernel.cfg").content_string
+        assert f"gnulinux-{release}-advanced-" in grub_default
+        assert f"vmlinuz-{release}" in host.file("/boot/grub/grub.cfg").content_string
+
+
+def test_stock_kernel_kept_as_fallback(host: Host) -> None:
+    assert host.run("ls /boot/vmlinuz-*-amd64").rc == 0
+
+
+def test_shim_has_its_file_capability(host: Host) -> None:
+    shim = host.file(SHIM)
+    assert shim.is_file
+    assert shim.user == "root"
+    assert shim.mode == 0o755
+    assert host.check_output(f"/usr/sbin/getcap {SHIM}").endswith("cap_sys_admin=ep")
+
+
+@pytest.mark.parametrize("root", [False, True], ids=["user", "root"])
+def test_shim_gives_a_fresh_nonzero_session(host: Host, root: bool) -> None:
+    outside = host.file("/proc/self/agent_session").content_string.strip()
+    assert outside == ZERO_SESSION
+    first, second = fresh_session(host, root=root), fresh_session(host, root=root)
+    for session in (first, second):
+        assert SESSION_RE.match(session), session
+        assert session != ZERO_SESSION
+    assert first != second
+
+
+def test_login_user_is_not_root(host: Host) -> None:
+    # The non-root half of the session test means something only then.
+    assert host.check_output("id -u") != "0"
+
+
+@pytest.mark.parametrize("name", sorted(WANTED))
+def test_sysctl_live_value(host: Host, name: str) -> None:
+    value = host.file(f"/proc/sys/kernel/agent_ns/{name}").content_string.strip()
+    assert int(value) == WANTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(WANTED))
+def test_sysctl_persisted(host: Host, name: str) -> None:
+    conf = host.file(SYSCTL_FILE)
+    assert conf.is_file
+    assert conf.mode == 0o644
+    values = re.findall(rf"^-?kernel\.agent_ns\.{name}\s*=\s*(\d+)\s*$", conf.content_string, re.MULTILINE)
+    assert values, conf.content_string
+    assert int(values[-1]) == WANTED[name]
+
+
+def test_kernel_suite_is_green(host: Host) -> None:
+    with host.sudo():
+        tests = sorted(
+            name for name in host.check_output(f"ls {SUITE}").split() if name.startswith("test_") and not name.endswith(".c") and name not in SLOW_TESTS
+        )
+        assert "test_prctl_ns" in tests
+        run = host.run(f"AGENTNS_UNSHARE={SHIM} sh {SUITE}/run.sh {' '.join(tests)}")
+    tally = run.stdout.strip().splitlines()[-1]
+    assert run.rc == 0, run.stdout
+    assert re.fullmatch(rf"{len(tests)} passed, 0 failed, 0 skipped", tally), run.stdout
