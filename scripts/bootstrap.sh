@@ -53,3 +53,12 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 	"$venv/bin/pip" install -q -r "$top/requirements.txt"
 	echo "$want" >"$stamp"
 fi
+
+# agentns.fleet resolves to this checkout (ansible.cfg's collections_path and
+# the Molecule scenarios' ANSIBLE_COLLECTIONS_PATH), never to an installed copy.
+link=$top/.ansible/collections/ansible_collections/agentns/fleet
+if [[ $(readlink "$link" 2>/dev/null) != "$top" ]]; then
+	mkdir -p "$(dirname "$link")"
+	rm -rf "$link"
+	ln -s "$top" "$link"
+fi

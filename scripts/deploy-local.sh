@@ -69,14 +69,6 @@ fi
 export PATH=$top/.venv/bin:$PATH
 fleet=("$top/.venv/bin/python" "$top/scripts/fleet/fleet.py")
 
-# agentns.fleet must resolve to this checkout (ansible.cfg's collections_path).
-link=$top/.ansible/collections/ansible_collections/agentns/fleet
-if [[ $(readlink "$link" 2>/dev/null) != "$top" ]]; then
-	mkdir -p "$(dirname "$link")"
-	rm -rf "$link"
-	ln -s "$top" "$link"
-fi
-
 stop_fleet() {
 	if ((keep)); then
 		log "VMs left running (--keep): ${fleet[*]} status --state-dir $state_dir"

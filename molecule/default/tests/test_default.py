@@ -35,11 +35,18 @@ def test_runs_the_agentns_kernel(host: Host) -> None:
 
 
 def test_grub_boots_it_by_default(host: Host) -> None:
+    """The verified kernel is GRUB's saved default; the trial entry is gone."""
     release = host.check_output("uname -r")
     with host.sudo():
         grub_default = host.file("/etc/default/grub.d/zz-agentns-kernel.cfg").content_string
-        assert f"gnulinux-{release}-advanced-" in grub_default
-        assert f"vmlinuz-{release}" in host.file("/boot/grub/grub.cfg").content_string
+        grubenv = dict(line.split("=", 1) for line in host.check_output("grub-editenv list").splitlines() if "=" in line)
+        grub_cfg = host.file("/boot/grub/grub.cfg").content_string
+    assert re.search(r"^GRUB_DEFAULT=saved$", grub_default, re.MULTILINE), grub_default
+    assert re.fullmatch(rf"gnulinux-advanced-\S+>gnulinux-{re.escape(release)}-advanced-\S+", grubenv.get("saved_entry", "")), grubenv
+    assert not grubenv.get("next_entry"), grubenv
+    assert f"vmlinuz-{release}" in grub_cfg
+    assert "agentns-trial" not in grub_cfg
+    assert not host.file("/etc/grub.d/42_agentns_trial").exists
 
 
 def test_stock_kernel_kept_as_fallback(host: Host) -> None:
