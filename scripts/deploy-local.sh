@@ -84,9 +84,15 @@ log "starting $count VMs (state: $state_dir)"
 	--timeout "${AGENTNS_FLEET_SSH_TIMEOUT:-600}"
 "${fleet[@]}" inventory --state-dir "$state_dir" --group agentns_local >"$state_dir/hosts.yml"
 # The test-sized kernel: tinyconfig plus kernel/configs/agentns_qemu_debian.config.
+# The fleet's "BMC": QEMU's monitor resets a hung VM, its serial log is the console.
 cat >"$state_dir/vars.yml" <<EOF
 agentns_build_config: minimal
 agentns_build_tree: $top
+agentns_install_trial_timeout: 600
+agentns_install_power_cycle_command:
+  [${fleet[0]}, ${fleet[1]}, reset, "{{ inventory_hostname }}", --state-dir, $state_dir]
+agentns_install_console_command:
+  [${fleet[0]}, ${fleet[1]}, console, "{{ inventory_hostname }}", --lines, "200", --state-dir, $state_dir]
 EOF
 
 log "ansible-playbook deploy.yml -i $state_dir/hosts.yml ${playbook_args[*]}"

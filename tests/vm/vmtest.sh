@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The kernel VM test loop: build the patched kernel with the minimal guest
-# config (cached by input hash), boot it under QEMU with a busybox
-# initramfs holding the shim and the kernel suite, run the suite inside,
-# and print its tally.
+# The kernel VM test loop: build the patched kernel with the fleet VMs'
+# minimal config (cached by input hash, and the same build the agentns_build
+# role installs on the test fleet), boot it under QEMU with a busybox
+# initramfs holding the shim and the kernel suite, run the suite inside, and
+# print its tally.
 #
 #   tests/vm/vmtest.sh            # normal kernel
 #   tests/vm/vmtest.sh --debug    # KASAN/lockdep/kmemleak kernel; any splat fails
@@ -27,14 +28,33 @@ done
 
 log() { printf '[vmtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
+# normal (and agentns-n) boot the fleet's kernel config; the normal kernel is
+# the very build the agentns_build role installs on the test fleet (same
+# release suffix, same cache entry), so one build serves both.
+fleet_config=$top/kernel/configs/agentns_qemu_debian.config
 build_kernel() {
-	local -a env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config")
+	local -a env
 	case $variant in
+	normal) env=(TARGET=bindeb-pkg FRAGMENTS="$fleet_config"
+		LOCALVERSION="-agentns-$(FRAGMENTS=$fleet_config "$top/scripts/release-suffix.sh")") ;;
 	debug) env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config $top/kernel/configs/agentns_debug.config") ;;
-	stock) env+=(PATCHES=0 LOCALVERSION=-stock) ;;
-	agentns-n) env+=(AGENT_NS=n LOCALVERSION=-agentns-n) ;;
+	stock) env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config" PATCHES=0 LOCALVERSION=-stock) ;;
+	agentns-n) env=(FRAGMENTS="$fleet_config" AGENT_NS=n LOCALVERSION=-agentns-n) ;;
 	esac
 	env "${env[@]}" "$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p'
+}
+
+# The bzImage of a build: as built, or out of its linux-image package.
+kernel_image() {
+	local out=$1 deb
+	if [[ -f $out/bzImage ]]; then
+		echo "$out/bzImage"
+		return
+	fi
+	deb=$(find "$out" -maxdepth 1 -name 'linux-image-*.deb' ! -name '*-dbg_*' | head -n 1)
+	[[ -n $deb ]] || return 1
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './boot/vmlinuz-*' >"$stage/bzImage"
+	echo "$stage/bzImage"
 }
 
 # Static binaries: the initramfs has busybox and nothing else.
@@ -123,14 +143,14 @@ check_console() {
 
 main() {
 	local out console kernel=${VMTEST_KERNEL:-}
+	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
+	trap 'rm -rf "$stage"' EXIT
 	if [[ -z $kernel ]]; then
 		out=$(build_kernel)
-		kernel=$out/bzImage
+		[[ -n $out ]] && kernel=$(kernel_image "$out") || kernel=
 	fi
 	[[ -f $kernel ]] || { log "kernel build failed"; exit 1; }
 	[[ $variant != debug || -z ${out:-} ]] || check_debug_config "$out/config"
-	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
-	trap 'rm -rf "$stage"' EXIT
 	build_suite "$stage"
 	local cmd=${guest_cmd:-"sh /suite/kernel/run.sh"}
 	[[ $variant == stock || -n $guest_cmd ]] || cmd="AGENTNS_NO_SKIP=1 $cmd"
