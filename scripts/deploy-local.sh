@@ -92,7 +92,7 @@ agentns_install_trial_timeout: 600
 agentns_install_power_cycle_command:
   [${fleet[0]}, ${fleet[1]}, reset, "{{ inventory_hostname }}", --state-dir, $state_dir]
 agentns_install_console_command:
-  [${fleet[0]}, ${fleet[1]}, console, "{{ inventory_hostname }}", --lines, "200", --state-dir, $state_dir]
+  [${fleet[0]}, ${fleet[1]}, console, "{{ inventory_hostname }}", --lines, "3000", --state-dir, $state_dir]
 EOF
 
 log "ansible-playbook deploy.yml -i $state_dir/hosts.yml ${playbook_args[*]}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from testinfra.host import Host
@@ -17,6 +19,10 @@ WANTED = {"enabled": 1, "max_lifetime": 7200}
 # test_budget_enforce.sh waits about 65 s for the reaper; converge (twice,
 # with idempotence) already ran the whole suite through the selftest role.
 SLOW_TESTS = {"test_budget_enforce.sh"}
+# Serial consoles of the VMs, on the controller (molecule/resources/README.md).
+CONSOLE_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "build/molecule/default"
+# molecule.yml: deploy2 takes the kexec fast path, deploy1 GRUB's one-shot entry.
+KEXEC_HOSTS = {"deploy2"}
 
 
 def fresh_session(host: Host, *, root: bool = False) -> str:
@@ -47,6 +53,18 @@ def test_grub_boots_it_by_default(host: Host) -> None:
     assert f"vmlinuz-{release}" in grub_cfg
     assert "agentns-trial" not in grub_cfg
     assert not host.file("/etc/grub.d/42_agentns_trial").exists
+
+
+def test_new_kernel_was_booted_on_trial(host: Host) -> None:
+    name = host.backend.host
+    console = (CONSOLE_DIR / name / "console.log").read_text(errors="replace")
+    if name in KEXEC_HOSTS:
+        assert "kexec_core: Starting new kernel" in console
+        with host.sudo():
+            # Installed for the fast path, without taking over ordinary reboots.
+            assert re.search(r"^LOAD_KEXEC=false", host.file("/etc/default/kexec").content_string, re.MULTILINE)
+    else:
+        assert "Booting `agentns trial boot: Linux" in console
 
 
 def test_stock_kernel_kept_as_fallback(host: Host) -> None:
