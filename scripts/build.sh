@@ -91,16 +91,23 @@ series_paths() {
 # Hash of everything that changes the result: the patched files as they
 # end up (so rewording a commit message or regenerating the series with
 # the same code reuses the build), the config inputs and this script.
+# Contents, not paths: every clone of the repository (CI's included) must
+# find the same entry. The one path kept is a KSRC tree of the user's own.
 input_key() {
 	local src=$1 tree=$2 f
+	[[ -n ${KSRC:-} ]] || src=$(basename "$src")
 	{
-		echo "src=$src base=$BASE_CONFIG agent_ns=$AGENT_NS patches=$PATCHES target=$TARGET lv=$LOCALVERSION"
+		echo "src=$src agent_ns=$AGENT_NS patches=$PATCHES target=$TARGET lv=$LOCALVERSION"
 		for f in $(series_paths); do
 			echo "$f $(sha256sum <"$tree/$f" | cut -c1-64)"
 		done
-		for f in $FRAGMENTS; do sha256sum "$f"; done
-		[[ -f $BASE_CONFIG ]] && sha256sum "$BASE_CONFIG"
-		sha256sum "$0"
+		for f in $FRAGMENTS; do sha256sum <"$f"; done
+		if [[ -f $BASE_CONFIG ]]; then
+			sha256sum <"$BASE_CONFIG"
+		else
+			echo "base=$BASE_CONFIG"
+		fi
+		sha256sum <"$0"
 	} | sha256sum | cut -c1-16
 }
 
