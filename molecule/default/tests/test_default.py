@@ -14,7 +14,8 @@ SYSCTL_FILE = "/etc/sysctl.d/60-agentns.conf"
 SUITE = "/var/lib/agentns/selftest/tests/kernel"
 SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
 ZERO_SESSION = "0" * 32
-# As molecule.yml's group_vars set them (enabled is the role default).
+# As molecule.yml's group_vars set them (enabled is the role default); on
+# deploy1 side_effect.yml changed both and deploy.yml put them back.
 WANTED = {"enabled": 1, "max_lifetime": 7200}
 # test_budget_enforce.sh waits about 65 s for the reaper; converge (twice,
 # with idempotence) already ran the whole suite through the selftest role.
@@ -105,10 +106,12 @@ def test_sysctl_live_value(host: Host, name: str) -> None:
 def test_sysctl_persisted(host: Host, name: str) -> None:
     conf = host.file(SYSCTL_FILE)
     assert conf.is_file
+    assert conf.user == "root"
     assert conf.mode == 0o644
     values = re.findall(rf"^-?kernel\.agent_ns\.{name}\s*=\s*(\d+)\s*$", conf.content_string, re.MULTILINE)
-    assert values, conf.content_string
-    assert int(values[-1]) == WANTED[name]
+    # Every assignment, not only the last: on the drifted host the fix
+    # (side_effect.yml) must have rewritten the hand-edited one.
+    assert [int(v) for v in values] == [WANTED[name]], conf.content_string
 
 
 def test_kernel_suite_is_green(host: Host) -> None:
