@@ -16,6 +16,7 @@ log() { printf '\n[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 stage_lint() {
 	ruff check . && ruff format --check . &&
+		git ls-files -z '*.sh' | xargs -0 shellcheck -S warning &&
 		ansible-lint --profile production --offline &&
 		scripts/apply-agentns.py --check &&
 		scripts/checkpatch.sh
@@ -24,7 +25,8 @@ stage_lint() {
 stage_sanity() { scripts/ansible-test-sanity.sh; }
 
 # pytest exits 5 when it collects nothing: that is a broken suite here.
-stage_unit() { python -m pytest -q tests/unit; }
+# test_vmtest.sh: the VM loop's verdicts against a faked QEMU.
+stage_unit() { python -m pytest -q tests/unit && tests/vm/test_vmtest.sh; }
 
 stage_vm() { tests/vm/vmtest.sh; }
 stage_vm_debug() { tests/vm/vmtest.sh --debug; }

@@ -26,6 +26,7 @@ while (($#)); do
 	shift
 done
 
+qemu_pid=
 log() { printf '[vmtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # normal (and agentns-n) boot the fleet's kernel config; the normal kernel is
@@ -72,7 +73,7 @@ build_suite() {
 }
 
 make_initramfs() {
-	local stage=$1 out=$2 cmd=$3
+	local stage=$1 out=$2 cmd=$3 nonce=$4
 	local root=$stage/root
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,root}
 	cp /bin/busybox "$root/bin/busybox"
@@ -88,14 +89,18 @@ mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 ip link set lo up 2>/dev/null
 export PATH=/suite/userspace:/bin:/sbin AGENTNS_UNSHARE=/suite/userspace/agentns-unshare
-echo "AGENTNS-VM-BEGIN \$(uname -r)"
+echo "AGENTNS-VM-BEGIN $nonce \$(uname -r)"
 $cmd
 rc=\$?
+# KUnit runs at boot and logs below the console's loglevel: copy its KTAP
+# lines (the agent_ns suite's) to the console for the host to count.
+dmesg | sed -n 's/^\[[^]]*\] //p' | grep -E '^ *(KTAP|# Subtest: agent_ns|(not )?ok [0-9]+ |# agent_ns:)' |
+	sed 's/^/KUNIT: /'
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan >/sys/kernel/debug/kmemleak; sleep 6; echo scan >/sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak
 fi
-echo "AGENTNS-VM-END rc=\$rc"
+echo "AGENTNS-VM-END $nonce rc=\$rc"
 reboot -f
 INIT
 	chmod +x "$root/init"
@@ -106,13 +111,22 @@ boot() {
 	local kernel=$1 initrd=$2 console=$3 mem=1024
 	[[ $variant == debug ]] && mem=2048
 	log "booting $kernel under QEMU (TCG)"
-	local start=$SECONDS
-	timeout 1800 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$mem" \
-		-kernel "$kernel" -initrd "$initrd" \
+	local start=$SECONDS rc=0
+	# In the background so that an interrupt of this script, which a
+	# timeout(1) in its own process group would not see, can stop QEMU.
+	timeout --foreground "${VMTEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -machine q35 \
+		-cpu max -smp 2 -m "$mem" -kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=5" \
-		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null ||
-		log "qemu exited with $?"
+		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null &
+	qemu_pid=$!
+	wait "$qemu_pid" || rc=$?
+	qemu_pid=
 	log "guest ran for $((SECONDS - start)) s; console log: $console"
+	if ((rc)); then
+		((rc == 124)) && log "FAIL: the guest did not finish within ${VMTEST_TIMEOUT:-1800} s"
+		log "FAIL: qemu exited with $rc"
+		return 1
+	fi
 }
 
 # A debug run that lost its debug options would pass for the wrong reason.
@@ -124,11 +138,36 @@ check_debug_config() {
 	((missing == 0)) || exit 1
 }
 
+# The release a bzImage carries (its boot header's version string).
+image_release() {
+	file -bL "$1" | sed -n 's/.*, version \([^ ]*\) .*/\1/p'
+}
+
+# KUnit's tally for the agent_ns suite, when the kernel has it.
+check_kunit() {
+	local console=$1 config=$2 tally
+	tally=$(grep -o '# agent_ns: pass:[0-9]* fail:[0-9]* skip:[0-9]* total:[0-9]*' "$console" | tail -n1 || true)
+	if [[ -z $tally ]]; then
+		if [[ -n $config ]] && grep -qx 'CONFIG_AGENT_NS_KUNIT_TEST=y' "$config"; then
+			log "FAIL: the kernel has the agent_ns KUnit suite but it reported nothing"
+			return 1
+		fi
+		return 0
+	fi
+	echo "KUnit ${tally#\# }"
+	[[ $tally == *" fail:0 skip:0 "* ]] || { log "FAIL: KUnit agent_ns: $tally"; return 1; }
+}
+
 check_console() {
-	local console=$1
+	local console=$1 nonce=$2 release=$3 got
 	local splat='BUG:|WARNING:|KASAN:|Oops|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|refcount_t:|unreferenced object|UBSAN:|Kernel panic|sleeping function called from invalid context'
-	sed -n '/AGENTNS-VM-BEGIN/,/AGENTNS-VM-END/p' "$console" | grep -v '^AGENTNS-VM' || true
-	if ! grep -q 'AGENTNS-VM-END rc=0' "$console"; then
+	sed -n '/AGENTNS-VM-BEGIN/,/AGENTNS-VM-END/p' "$console" | grep -v '^AGENTNS-VM\|^KUNIT: ' || true
+	got=$(sed -n "s/^AGENTNS-VM-BEGIN $nonce //p" "$console" | tr -d '\r')
+	if [[ -n $release && $got != "$release" ]]; then
+		log "FAIL: the guest ran kernel '${got:-none}', not the one built ($release)"
+		return 1
+	fi
+	if ! grep -q "AGENTNS-VM-END $nonce rc=0" "$console"; then
 		grep -q 'AGENTNS-VM-END' "$console" || tail -n 30 "$console" >&2
 		log "FAIL: the run inside the guest did not finish with rc=0"
 		return 1
@@ -142,9 +181,10 @@ check_console() {
 }
 
 main() {
-	local out console kernel=${VMTEST_KERNEL:-}
+	local out console nonce kernel=${VMTEST_KERNEL:-}
 	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
 	trap 'rm -rf "$stage"' EXIT
+	trap '[[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null; log interrupted; exit 130' INT TERM
 	if [[ -z $kernel ]]; then
 		out=$(build_kernel)
 		[[ -n $out ]] && kernel=$(kernel_image "$out") || kernel=
@@ -154,11 +194,16 @@ main() {
 	build_suite "$stage"
 	local cmd=${guest_cmd:-"sh /suite/kernel/run.sh"}
 	[[ $variant == stock || -n $guest_cmd ]] || cmd="AGENTNS_NO_SKIP=1 $cmd"
-	make_initramfs "$stage" "$stage/initramfs.gz" "$cmd"
+	# A marker only this run knows: a console left by an earlier run (or
+	# by anything else) can never pass for this one.
+	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	make_initramfs "$stage" "$stage/initramfs.gz" "$cmd" "$nonce"
 	mkdir -p "$top/build/vmtest"
 	console=$top/build/vmtest/console-$variant.log
-	boot "$kernel" "$stage/initramfs.gz" "$console"
-	check_console "$console"
+	rm -f "$console"
+	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; exit 1; }
+	check_console "$console" "$nonce" "$(image_release "$kernel")" || exit 1
+	[[ -n $guest_cmd ]] || check_kunit "$console" "${out:+$out/config}"
 }
 
 main

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Tests of tests/vm/vmtest.sh's verdicts, with QEMU faked at the process
+# boundary (a qemu-system-x86_64 on PATH that writes a chosen console log)
+# and a fake bzImage whose boot header names a release. Each case is one a
+# real run has produced or could: the verdict must not be fooled by it.
+#
+#   tests/vm/test_vmtest.sh      # prints "N passed, N failed"
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/agentns-test-vmtest.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+
+# A file that file(1) reads as an x86 bzImage of release $2.
+fake_bzimage() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, release = sys.argv[1], sys.argv[2]
+img = bytearray(0x600)
+img[0x1FE:0x200] = b"\x55\xaa"
+img[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", img, 0x206, 0x20F)
+struct.pack_into("<H", img, 0x20E, 0x400 - 0x200)
+version = f"{release} (test@agentns) #1 SMP".encode()
+img[0x400:0x400 + len(version)] = version
+open(path, "wb").write(img)
+PY
+}
+
+# The fake QEMU: FAKE_QEMU_MODE says what it writes to the -serial file.
+cat >"$work/bin/qemu-system-x86_64" <<'FAKE'
+#!/usr/bin/env bash
+console= initrd=
+while (($#)); do
+	case $1 in
+	-serial) console=${2#file:}; shift ;;
+	-initrd) initrd=$2; shift ;;
+	esac
+	shift
+done
+nonce=$(gzip -dc "$initrd" | cpio -i --to-stdout init 2>/dev/null | sed -n 's/^echo "AGENTNS-VM-END \([0-9a-f]*\) .*/\1/p')
+case $FAKE_QEMU_MODE in
+good) printf 'AGENTNS-VM-BEGIN %s %s\nok 1 x\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$FAKE_RELEASE" "$nonce" >"$console" ;;
+old-marker) printf 'AGENTNS-VM-BEGIN %s\nAGENTNS-VM-END rc=0\n' "$FAKE_RELEASE" >"$console" ;;
+crash) exit 1 ;;
+other-kernel) printf 'AGENTNS-VM-BEGIN %s 6.1.0-stock\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$nonce" >"$console" ;;
+kunit-fail) printf 'AGENTNS-VM-BEGIN %s %s\nKUNIT:     # agent_ns: pass:8 fail:1 skip:0 total:9\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$FAKE_RELEASE" "$nonce" >"$console" ;;
+splat) printf 'AGENTNS-VM-BEGIN %s %s\nBUG: KASAN: use-after-free\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$FAKE_RELEASE" "$nonce" >"$console" ;;
+esac
+FAKE
+chmod +x "$work/bin/qemu-system-x86_64"
+release=7.3.4-agentns-test
+fake_bzimage "$work/bzImage" "$release"
+
+passed=0 failed=0
+# expect PASS|FAIL MODE DESCRIPTION
+expect() {
+	local want=$1 mode=$2 what=$3 rc=0 got
+	PATH=$work/bin:$PATH FAKE_QEMU_MODE=$mode FAKE_RELEASE=$release \
+		VMTEST_KERNEL=$work/bzImage "$top/tests/vm/vmtest.sh" >"$work/out" 2>&1 || rc=$?
+	got=PASS
+	((rc == 0)) || got=FAIL
+	if [[ $got == "$want" ]]; then
+		passed=$((passed + 1))
+		echo "ok - $what"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $what (vmtest said $got, rc=$rc)"
+		sed 's/^/# /' "$work/out"
+	fi
+}
+
+expect PASS good "a finished run of the kernel built passes"
+# A stale log from an earlier run must not make a crashed QEMU pass.
+console=$top/build/vmtest/console-normal.log
+mkdir -p "$(dirname "$console")"
+printf 'AGENTNS-VM-BEGIN x %s\nAGENTNS-VM-END rc=0\n' "$release" >"$console"
+expect FAIL crash "QEMU failing before it writes a console fails, whatever an old log says"
+expect FAIL old-marker "a console without this run's marker fails"
+expect FAIL other-kernel "a guest running another kernel than the one built fails"
+expect FAIL kunit-fail "a failed KUnit case fails"
+expect FAIL splat "a kernel splat fails the run"
+rm -f "$console"
+
+echo "$passed passed, $failed failed"
+((failed == 0))
