@@ -53,7 +53,12 @@ start_image_build() {
 
 run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
-	molecule test -s "$scenario" >"$log" 2>&1 || rc=$?
+	# A session of its own: a background job ignores SIGINT, so an
+	# interrupt reaches Molecule only through stop_scenarios.
+	setsid molecule test -s "$scenario" >"$log" 2>&1 &
+	echo "$!" >"$top/build/molecule/$scenario.pid"
+	wait "$!" || rc=$?
+	rm -f "$top/build/molecule/$scenario.pid"
 	if ((rc)); then
 		tail -n 80 "$log"
 		echo "molecule $scenario: FAILED after $((SECONDS - start)) s (log: $log)"
@@ -61,6 +66,23 @@ run_scenario() {
 		echo "molecule $scenario: passed in $((SECONDS - start)) s"
 	fi
 	return "$rc"
+}
+
+# On an interrupt: stop every scenario's process group, then their VMs
+# (Molecule never ran destroy), so nothing of this run is left behind.
+stop_scenarios() {
+	local pid scenario pidfile
+	for scenario in "${molecule_scenarios[@]}"; do
+		pidfile=$top/build/molecule/$scenario.pid
+		[[ -f $pidfile ]] || continue
+		pid=$(cat "$pidfile")
+		# setsid made Molecule the leader of its own session and group.
+		[[ $(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ') == "$pid" ]] &&
+			kill -TERM -- "-$pid" 2>/dev/null
+		python3 scripts/fleet/fleet.py down --state-dir "$top/build/molecule/$scenario" >/dev/null 2>&1
+	done
+	[[ -n $image_pid ]] && kill "$image_pid" 2>/dev/null
+	return 0
 }
 
 stage_molecule() {
@@ -95,6 +117,7 @@ main() {
 
 	[[ " ${stages[*]} " == *" molecule "* ]] && start_image_build
 
+	trap 'log "interrupted: stopping what this run started"; stop_scenarios; exit 130' INT TERM
 	local passed=0 failed=0 s start
 	local -a report=()
 	for s in "${stages[@]}"; do
