@@ -1,0 +1,102 @@
+"""The rollout's gates, run through ansible-playbook on the controller itself.
+
+Nothing here touches a remote host: each case is either a --list-hosts of
+deploy.yml or a play against the controller (connection local, --check)
+that must be stopped before it changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
+
+pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
+
+
+def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".ansible/collections")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
+    env["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
+    return subprocess.run(
+        [str(PLAYBOOK_BIN), "-i", str(inventory), str(playbook), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+
+
+def rollout_hosts(listing: str) -> set[str]:
+    """The hosts of deploy.yml's rollout stages, from `--list-hosts` output."""
+    hosts: set[str] = set()
+    in_rollout = False
+    for line in listing.splitlines():
+        match = re.match(r"\s+play #\d+ \(.*\): (.*?)\tTAGS", line)
+        if match:
+            in_rollout = match.group(1) == "Roll out the agentns kernel"
+        elif in_rollout and re.match(r"\s{6}\S+$", line):
+            hosts.add(line.strip())
+    return hosts
+
+
+def test_stages_never_include_the_build_host(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    web1: {}\n    builder: {}\n  children:\n    agentns_canary:\n      hosts:\n        c1: {}\n")
+    result = run_playbook(REPO / "deploy.yml", inventory, "--list-hosts", "-e", "agentns_build_host=builder")
+    assert result.returncode == 0, result.stderr
+    assert rollout_hosts(result.stdout) == {"web1", "c1"}, result.stdout
+
+
+def test_build_host_rolled_out_only_when_asked(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    web1: {}\n    builder: {}\n")
+    result = run_playbook(
+        REPO / "deploy.yml",
+        inventory,
+        "--list-hosts",
+        "-e",
+        "agentns_build_host=builder",
+        "-e",
+        "agentns_rollout_build_host=true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert rollout_hosts(result.stdout) == {"web1", "builder"}, result.stdout
+
+
+def test_controller_in_the_inventory_is_left_alone(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    result = run_playbook(REPO / "playbooks/rollout.yml", inventory, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is the controller (ansible_connection=local): left untouched" in result.stdout
+    assert re.search(r"ctl\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout
+
+
+def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> None:
+    """--tags install runs the commit step without verify and selftest."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    playbook = tmp_path / "commit.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: commit\n"
+        f"      vars:\n        agentns_install_kernelrelease: {platform.release()}\n"
+    )
+    result = run_playbook(playbook, inventory, "--check", "-e", "agentns_verify_passed=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "selftest did not pass on it in this run" in result.stdout, result.stdout
+    assert "GRUB's default stays the old kernel" in result.stdout
+    assert re.search(r"ctl\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout
