@@ -7,11 +7,13 @@ that must be stopped before it changes anything.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,30 @@ def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> Non
     assert "selftest did not pass on it in this run" in result.stdout, result.stdout
     assert "GRUB's default stays the old kernel" in result.stdout
     assert re.search(r"ctl\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "timeout", "error"),
+    [
+        (["true"], 30, ""),
+        (["sh", "-c", "echo BMC unreachable >&2; exit 3"], 30, "it exited 3: BMC unreachable"),
+        (["sleep", "60"], 2, "it did not finish within 2 s (agentns_install_hook_timeout)"),
+    ],
+)
+def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[str], timeout: int, error: str) -> None:
+    """A hung BMC call must not stall a host's rollout forever."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    playbook = tmp_path / "hook.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: hook\n"
+        f"      vars:\n        agentns_install_hook_argv: {json.dumps(argv)}\n"
+        f"        agentns_install_hook_name: power-cycle\n        agentns_install_hook_timeout: {timeout}\n"
+        "    - ansible.builtin.debug:\n        msg: 'HOOK-ERROR=[{{ agentns_install_hook_error }}]'\n"
+    )
+    start = time.monotonic()
+    result = run_playbook(playbook, inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"HOOK-ERROR=[{error}]" in result.stdout, result.stdout
+    assert time.monotonic() - start < 55
