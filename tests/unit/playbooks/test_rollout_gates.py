@@ -129,3 +129,37 @@ def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[s
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"HOOK-ERROR=[{error}]" in result.stdout, result.stdout
     assert time.monotonic() - start < 55
+
+
+def preflight(tmp_path: Path, *extra: str, package_size: int = 1024) -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    package = tmp_path / "linux-image.deb"
+    with package.open("wb") as sparse:
+        sparse.truncate(package_size)
+    playbook = tmp_path / "preflight.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: preflight\n"
+        f"      vars:\n        agentns_install_image_package: {package}\n"
+    )
+    return run_playbook(playbook, inventory, "--check", *extra)
+
+
+def test_preflight_refuses_a_one_shot_trial_on_unknown_grub_storage(tmp_path: Path) -> None:
+    """This controller has no GRUB on /boot/grub: grub-probe cannot vouch for grubenv."""
+    result = preflight(tmp_path)
+    assert result.returncode != 0
+    assert "Not installing on ctl: grub-probe could not tell what /boot/grub is on" in result.stdout, result.stdout
+    assert "Nothing was changed." in result.stdout
+
+
+def test_preflight_lets_the_kexec_trial_through(tmp_path: Path) -> None:
+    result = preflight(tmp_path, "-e", "agentns_install_kexec=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_preflight_refuses_a_boot_without_room(tmp_path: Path) -> None:
+    result = preflight(tmp_path, "-e", "agentns_install_kexec=true", package_size=1 << 42)
+    assert result.returncode != 0
+    assert re.search(r"Not installing on ctl: /boot has [0-9.]+ MiB\s+free", result.stdout), result.stdout
