@@ -183,6 +183,24 @@ build_with_progress() {
 	log "built in $((SECONDS - start)) s"
 }
 
+# A build that was killed outright (SIGKILL, a lost machine) never ran its
+# cleanup: each live build holds an flock on its work directory's .lock, so
+# a directory whose lock is free is left over and can go. BUILD_KERNEL=0
+# trees are the caller's (.keep).
+reap_stale_work() {
+	local dir
+	for dir in "$cache"/work/build.*; do
+		[[ -d $dir && ! -e $dir/.keep ]] || continue
+		if [[ -e $dir/.lock ]]; then
+			flock -n "$dir/.lock" true || continue
+		elif [[ -z $(find "$dir" -maxdepth 0 -mmin +10) ]]; then
+			continue # just created, its lock not taken yet
+		fi
+		log "removing $dir, left by an interrupted build"
+		rm -rf "$dir"
+	done
+}
+
 main() {
 	local src key obj
 	src=$(pristine_tree)
@@ -191,13 +209,16 @@ main() {
 		return
 	fi
 	mkdir -p "$cache/work"
+	reap_stale_work
 	work=$(mktemp -d "$cache/work/build.XXXXXX")
+	lock "$work/.lock"
 	trap 'rm -rf "$work"' EXIT
 	cp -al "$src/." "$work/tree"
 	apply_series "$work/tree"
 	log "applied $(series_files | wc -l) patches to $(basename "$src")"
 	if [[ $BUILD_KERNEL != 1 ]]; then
 		trap - EXIT
+		touch "$work/.keep"
 		echo "BUILD_OUT=$work/tree"
 		return
 	fi
