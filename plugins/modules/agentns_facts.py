@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: agentns_facts
 short_description: Gather agent namespace support, kernels and sysctls as facts
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Tells whether the running kernel has the agent namespace series, which agentns kernels are
     installed, whether a reboot is needed to run the newest of them, the current

@@ -16,8 +16,9 @@ description:
     C(kernel.agent_ns.*) sysctls, and the session id and counters of the module's own process.
   - Returns the data under RV(agentns), like other C(_info) modules; M(agentns.fleet.agentns_facts)
     returns the same data as facts.
-  - For compatibility with 0.1.0 it also returns the data as facts (C(ansible_facts.agentns)) unless
-    O(legacy_facts=false); that use is deprecated and goes away in 1.0.0.
+  - For playbooks written before M(agentns.fleet.agentns_facts) existed, it also returns the data
+    as facts (C(ansible_facts.agentns)) unless O(legacy_facts=false); that use is deprecated and
+    goes away in 1.0.0.
   - Never changes anything on the host.
   - A per-process file or sysctl with content that does not follow the agentns ABI is reported
     as V(null) with a warning rather than failing the task; M(agentns.fleet.agentns_selftest)
@@ -27,7 +28,7 @@ author:
 options:
   legacy_facts:
     description:
-      - Also return the data as C(ansible_facts.agentns), as version 0.1.0 did, with a deprecation warning.
+      - Also return the data as C(ansible_facts.agentns), as the module first did, with a deprecation warning.
       - Set it to V(false) to get only RV(agentns) and no warning; use M(agentns.fleet.agentns_facts) for facts.
       - The default becomes V(false) and then the option goes away in 1.0.0.
     type: bool
@@ -157,7 +158,7 @@ agentns:
         elapsed_ns: 73400000
 ansible_facts:
   description:
-    - The same data as C(ansible_facts.agentns), for compatibility with version 0.1.0 (deprecated).
+    - The same data as C(ansible_facts.agentns), for compatibility with older playbooks (deprecated).
   returned: when O(legacy_facts=true)
   type: dict
   sample: {agentns: {supported: true}}

@@ -24,7 +24,7 @@ description:
   - The file is written before the live value, so a failure never leaves a live value that the
     next boot would undo; a failed task says what it did and did not change.
   - Warns, and returns RV(shadowed_by), when a C(sysctl.d) file that C(systemd-sysctl) applies
-    after O(sysctl_file) sets the same sysctl: at the next boot that file's value wins.
+    after O(sysctl_file) sets the same sysctl, since at the next boot that file's value wins.
   - Without O(value) the module only reports the current values.
 author:
   - agentns contributors (!UNKNOWN)
@@ -107,8 +107,8 @@ notes:
   - Files are applied at boot in the order C(systemd-sysctl) uses, across C(/etc/sysctl.d),
     C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) and C(/lib/sysctl.d)
     (a file in C(/etc) masks one of the same name in the others), then C(/etc/sysctl.conf).
-  - C(systemd-sysctl) has no inline comments. A managed line like C(kernel.agent_ns.enabled = 0 # why)
-    does not set a number; when the module rewrites it, the comment moves to a line of its own above.
+  - C(systemd-sysctl) has no inline comments, so a managed line with a comment after its value
+    does not set a number; when the module rewrites such a line, the comment moves to a line of its own above.
   - When the file assigns the sysctl more than once, the last assignment is the one compared,
     as C(systemd-sysctl) applies them in order; on a change every assignment is rewritten.
   - A line the module adds starts with C(-), for example C(-kernel.agent_ns.enabled = 1), which
