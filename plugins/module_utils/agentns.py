@@ -349,7 +349,10 @@ def _boot_order(paths: HostPaths) -> list[str]:
             if name.endswith(".conf") and name not in chosen and os.path.isfile(path):
                 chosen[name] = path
     ordered = [chosen[name] for name in sorted(chosen)]
-    if paths.sysctl_conf and os.path.isfile(paths.sysctl_conf):
+    # sysctl.conf comes last, unless a sysctl.d link (Debian's 99-sysctl.conf)
+    # already puts it in its place: systemd-sysctl reads it only through that.
+    linked = {os.path.realpath(path) for path in ordered}
+    if paths.sysctl_conf and os.path.isfile(paths.sysctl_conf) and os.path.realpath(paths.sysctl_conf) not in linked:
         ordered.append(paths.sysctl_conf)
     return ordered
 

@@ -194,7 +194,7 @@ state:
 shadowed_by:
   description:
     - Maps the sysctl's full name to the file that sets it after O(sysctl_file) at boot (the last
-      such file, whose value wins). Empty when nothing overrides O(sysctl_file).
+      such file, whose value wins). Empty when nothing overrides O(sysctl_file), and with O(state=absent).
   returned: always
   type: dict
   sample: {kernel.agent_ns.enabled: /etc/sysctl.d/99-local.conf}
@@ -366,7 +366,8 @@ def manage(module: AnsibleModule, paths: agentns.HostPaths) -> dict:
     target = os.path.realpath(file_path)
     file_before = agentns.read_text(target)
     persisted_before = agentns.persisted_value(file_before, spec)
-    shadowed_by = shadow_check(module, spec, paths, file_path)
+    # Nothing of ours is left to override once the lines are gone.
+    shadowed_by = {} if absent else shadow_check(module, spec, paths, file_path)
 
     runtime_after, file_after = runtime_before, file_before
     if absent:

@@ -505,3 +505,15 @@ def test_file_masking_ours_and_sysctl_conf_shadow(host, sysctl):
     os.unlink(masking)
     host.put(host.sysctl_conf, "kernel.agent_ns.enabled = 0\n")
     assert sysctl(name="enabled", value=1, sysctl_file=ours)["shadowed_by"] == {"kernel.agent_ns.enabled": host.sysctl_conf}
+
+
+def test_sysctl_conf_linked_from_sysctl_d_takes_the_link_s_place(host, sysctl):
+    # Debian: /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf, so sysctl.conf is read
+    # at 99-sysctl.conf's turn, before 99-zz.conf, not once more at the end.
+    host.put(host.sysctl_conf, "kernel.agent_ns.enabled = 0\n")
+    os.makedirs(host.etc_d)
+    os.symlink("../sysctl.conf", os.path.join(host.etc_d, "99-sysctl.conf"))
+    last = host.put(os.path.join(host.etc_d, "99-zz.conf"), "kernel.agent_ns.enabled = 0\n")
+    assert sysctl(name="enabled", value=1)["shadowed_by"] == {"kernel.agent_ns.enabled": last}
+    os.unlink(last)
+    assert sysctl(name="enabled", value=1)["shadowed_by"] == {"kernel.agent_ns.enabled": os.path.join(host.etc_d, "99-sysctl.conf")}
