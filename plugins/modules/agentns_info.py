@@ -11,18 +11,14 @@ module: agentns_info
 short_description: Report agent namespace support, kernels and sysctls
 version_added: 0.1.0
 description:
-  - Tells whether the running kernel has the agent namespace series, which agentns kernels are
-    installed, whether a reboot is needed to run the newest of them, the current
-    C(kernel.agent_ns.*) sysctls, and the session id and counters of the module's own process.
-  - Returns the data under RV(agentns), like other C(_info) modules; M(agentns.fleet.agentns_facts)
-    returns the same data as facts.
+  - Returns under RV(agentns), like other C(_info) modules, what M(agentns.fleet.agentns_facts) sets
+    as facts - kernel support, installed agentns kernels, a pending reboot, the sysctls, and the
+    session id and counters of the module's own process.
   - For playbooks written before M(agentns.fleet.agentns_facts) existed, it also returns the data
     as facts (C(ansible_facts.agentns)) unless O(legacy_facts=false); that use is deprecated and
     goes away in 1.0.0.
-  - Never changes anything on the host.
-  - A per-process file or sysctl with content that does not follow the agentns ABI is reported
-    as V(null) with a warning rather than failing the task; M(agentns.fleet.agentns_selftest)
-    is the tool that checks the ABI.
+  - Never changes anything on the host; content that does not follow the agentns ABI is
+    reported as V(null) with a warning, as M(agentns.fleet.agentns_facts) does.
 author:
   - agentns contributors (!UNKNOWN)
 options:
@@ -35,20 +31,15 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Only reads, so it runs the same way in check mode.
     support: full
+    description: The module reads and never writes, so check mode runs it unchanged.
   diff_mode:
-    description: Changes nothing, so there is nothing to show.
     support: none
+    description: No diff, since nothing is changed.
   platform:
-    description: Linux hosts; installed kernels are found in C(/boot) and, on Debian, through C(dpkg-query).
     support: full
     platforms: posix
-notes:
-  - The module's own process is in the namespace it was started in, so on a host where Ansible
-    does not run inside an agent namespace the session id is 32 zeros.
-  - An agentns kernel is one whose release contains C(agentns), as set through C(LOCALVERSION)
-    when the kernel package is built.
+    description: Linux; it looks at C(/proc), C(/boot) and, where it exists, C(dpkg-query).
 seealso:
   - module: agentns.fleet.agentns_facts
   - module: agentns.fleet.agentns_sysctl
@@ -61,101 +52,33 @@ EXAMPLES = r"""
     legacy_facts: false
   register: agentns_state
 
-- name: Reboot hosts that run an older kernel than the newest agentns one installed
-  ansible.builtin.reboot:
+- name: List the hosts still waiting for a reboot into the newest agentns kernel
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} runs {{ agentns_state.agentns.running_kernel }}, newest is {{ agentns_state.agentns.latest_agentns_kernel }}"
   when: agentns_state.agentns.reboot_pending
-
-- name: Insist on a running agentns kernel
-  ansible.builtin.assert:
-    that:
-      - agentns_state.agentns.supported
-      - agentns_state.agentns.sysctls.enabled == 1
 """
 
 RETURN = r"""
 agentns:
-  description: The agent namespace state of the host.
+  description:
+    - The agent namespace state of the host, with the keys M(agentns.fleet.agentns_facts) documents
+      under C(ansible_facts.agentns) (C(supported), C(running_kernel), C(running_agentns),
+      C(installed_agentns_kernels) in dpkg version order, C(latest_agentns_kernel), C(reboot_pending),
+      C(sysctls), C(session_id), C(in_agent_namespace), C(namespace) and C(counters)).
   returned: always
   type: dict
-  contains:
-    supported:
-      description: Whether the running kernel has the agent namespace series.
-      returned: always
-      type: bool
-      sample: true
-    running_kernel:
-      description: Release of the running kernel, as C(uname -r) prints it.
-      returned: always
-      type: str
-      sample: 7.3.4-agentns-1a2b3c4
-    running_agentns:
-      description: Whether the running kernel is an agentns build.
-      returned: always
-      type: bool
-      sample: true
-    installed_agentns_kernels:
-      description:
-        - Releases of the installed agentns kernels, from C(/boot/vmlinuz-*) and from the
-          installed C(linux-image-*agentns*) packages.
-        - Ordered oldest first by version, compared as C(dpkg --compare-versions) does.
-      returned: always
-      type: list
-      elements: str
-      sample: [7.3.4-agentns-1a2b3c4]
-    latest_agentns_kernel:
-      description: The last entry of RV(agentns.installed_agentns_kernels), V(null) when there is none.
-      returned: always
-      type: str
-      sample: 7.3.4-agentns-1a2b3c4
-    reboot_pending:
-      description: Whether the newest installed agentns kernel is not the running one.
-      returned: always
-      type: bool
-      sample: false
-    sysctls:
-      description: Current sysctl values, V(null) without kernel support.
-      returned: always
-      type: dict
-      contains:
-        enabled:
-          description: Value of C(kernel.agent_ns.enabled).
-          returned: success
-          type: int
-          sample: 1
-        max_lifetime:
-          description: Value of C(kernel.agent_ns.max_lifetime) in seconds.
-          returned: success
-          type: int
-          sample: 86400
-    session_id:
-      description:
-        - Contents of C(/proc/self/agent_session) for the module's process, 32 lowercase hex digits.
-        - V(null) without kernel support.
-      returned: always
-      type: str
-      sample: '00000000000000000000000000000000'
-    in_agent_namespace:
-      description: Whether the module's process runs inside an agent namespace (a non-zero session id).
-      returned: always
-      type: bool
-      sample: false
-    namespace:
-      description: Target of C(/proc/self/ns/agent), V(null) without kernel support.
-      returned: always
-      type: str
-      sample: agent:[4026531840]
-    counters:
-      description: Contents of C(/proc/self/agent_counters), V(null) without kernel support.
-      returned: always
-      type: dict
-      sample:
-        total_syscalls: 1520
-        openat_count: 41
-        write_bytes: 0
-        connect_count: 0
-        unlink_count: 0
-        fork_count: 0
-        elapsed_ns: 73400000
+  sample:
+    supported: true
+    running_kernel: 7.3.4-agentns-1a2b3c4
+    running_agentns: true
+    installed_agentns_kernels: [7.3.4-agentns-1a2b3c4]
+    latest_agentns_kernel: 7.3.4-agentns-1a2b3c4
+    reboot_pending: false
+    sysctls: {enabled: 1, max_lifetime: 86400}
+    session_id: '00000000000000000000000000000000'
+    in_agent_namespace: false
+    namespace: agent:[4026531840]
+    counters: {total_syscalls: 1520, openat_count: 41, write_bytes: 0, connect_count: 0, unlink_count: 0, fork_count: 0, elapsed_ns: 73400000}
 ansible_facts:
   description:
     - The same data as C(ansible_facts.agentns), for compatibility with older playbooks (deprecated).
