@@ -317,8 +317,8 @@ def _sign(value):
 @pytest.mark.parametrize("left, right, expected", DPKG_CASES)
 def test_compare_versions_matches_dpkg(left, right, expected):
     assert _sign(agentns.compare_versions(left, right)) == expected
-    swapped = (right, left)
-    assert _sign(agentns.compare_versions(*swapped)) == -expected
+    first, second = right, left
+    assert _sign(agentns.compare_versions(first, second)) == -expected
 
 
 @pytest.mark.skipif(not shutil.which("dpkg"), reason="needs dpkg")
