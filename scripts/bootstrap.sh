@@ -43,14 +43,16 @@ if ((${#missing[@]})); then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The development tools (requirements-dev.txt, which pulls in the collection's
+# runtime requirements.txt); the stamp covers both files.
 venv=$top/.venv
 stamp=$venv/.requirements.sha256
-want=$(sha256sum "$top/requirements.txt" | cut -d' ' -f1)
+want=$(cat "$top/requirements.txt" "$top/requirements-dev.txt" | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 	echo "bootstrap: creating Python venv in $venv"
 	python3 -m venv "$venv"
 	"$venv/bin/pip" install -q --upgrade pip
-	"$venv/bin/pip" install -q -r "$top/requirements.txt"
+	"$venv/bin/pip" install -q -r "$top/requirements-dev.txt"
 	echo "$want" >"$stamp"
 fi
 

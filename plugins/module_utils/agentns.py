@@ -11,6 +11,7 @@ runs on the managed host, so it keeps to what Python 3.7 understands
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -30,6 +31,13 @@ COUNTER_KEYS = (
 KERNEL_MARKER = "agentns"
 IMAGE_PACKAGE_PREFIX = "linux-image-"
 DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/60-agentns.conf"
+# Where systemd-sysctl(8) looks for sysctl.d(5) files, highest priority first:
+# a file in an earlier directory masks a file of the same name in a later one,
+# and all the files left are applied in the order of their names.
+SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+# Read last by `sysctl --system` (procps); Debian also links it in as
+# /etc/sysctl.d/99-sysctl.conf for systemd-sysctl.
+SYSCTL_CONF = "/etc/sysctl.conf"
 
 
 class AgentNSError(Exception):
@@ -69,11 +77,20 @@ SYSCTL_NAME_CHOICES = sorted(list(SYSCTLS) + [spec.short_name for spec in SYSCTL
 class HostPaths:
     """Where the host's kernel interfaces live; the defaults are the real ones."""
 
-    def __init__(self, proc: str = "/proc", boot: str = "/boot", dpkg_query: str | None = "dpkg-query") -> None:
+    def __init__(
+        self,
+        proc: str = "/proc",
+        boot: str = "/boot",
+        dpkg_query: str | None = "dpkg-query",
+        sysctl_dirs: t.Sequence[str] = SYSCTL_DIRS,
+        sysctl_conf: str | None = SYSCTL_CONF,
+    ) -> None:
         self.proc = proc
         self.boot = boot
         # Command name or path; None means "do not ask dpkg" (non-Debian hosts, tests).
         self.dpkg_query = dpkg_query
+        self.sysctl_dirs = tuple(sysctl_dirs)
+        self.sysctl_conf = sysctl_conf
 
     def sysctl_dir(self) -> str:
         return os.path.join(self.proc, "sys", "kernel", "agent_ns")
@@ -147,10 +164,11 @@ def parse_value(spec: SysctlSpec, raw: object) -> int:
 def read_text(path: str) -> str | None:
     """Contents of path, or None when it does not exist."""
     try:
-        # surrogateescape lets a rewritten file keep bytes that are not UTF-8.
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        # surrogateescape lets a rewritten file keep bytes that are not UTF-8,
+        # and newline="" keeps CRLF line ends as they are.
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
             return handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise AgentNSError(f"cannot read {path}: {exc}")
@@ -193,6 +211,43 @@ def write_runtime(spec: SysctlSpec, value: int, paths: HostPaths) -> None:
 # --------------------------------------------------------------------------
 # persisted values in a sysctl.d file
 
+# Control characters have no place in a path given to systemd-sysctl; a
+# newline would even let a value smuggle an extra line into a diff or a log.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_sysctl_file(path: str) -> None:
+    """Refuse a sysctl_file that systemd-sysctl would never read, or that is not a plain path."""
+    if not path:
+        raise AgentNSError("sysctl_file must not be empty")
+    if _CONTROL_CHARS.search(path):
+        raise AgentNSError(f"sysctl_file must not contain newlines or other control characters: {path!r}")
+    if not os.path.isabs(path):
+        raise AgentNSError(f"sysctl_file must be an absolute path, got {path!r}")
+    if not path.endswith(".conf") or os.path.basename(path) == ".conf":
+        raise AgentNSError(f"sysctl_file must be a NAME.conf file (systemd-sysctl reads nothing else), got {path!r}")
+
+
+def split_lines(text: str | None) -> list[str]:
+    """Lines of text, each with its own line end.
+
+    Only '\n' ends a line, as for systemd-sysctl: str.splitlines() would also
+    split at form feeds, '\x1c' or U+2028 and misread such a file.
+    """
+    if not text:
+        return []
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def line_ending(text: str | None) -> str:
+    """The line end a file uses: CRLF when its first line has one, else LF."""
+    first = split_lines(text)[:1]
+    return "\r\n" if first and first[0].endswith("\r\n") else "\n"
+
 
 def conf_assignment(line: str) -> tuple[str, str] | None:
     """(canonical key, value) for an assignment line of a sysctl.d file, else None."""
@@ -206,7 +261,7 @@ def conf_assignment(line: str) -> tuple[str, str] | None:
 def persisted_raw_value(text: str | None, spec: SysctlSpec) -> str | None:
     """The value a sysctl.d file gives spec (the last assignment wins), or None."""
     found = None
-    for line in (text or "").splitlines():
+    for line in split_lines(text):
         assignment = conf_assignment(line)
         if assignment and assignment[0] == spec.name:
             found = assignment[1]
@@ -214,45 +269,134 @@ def persisted_raw_value(text: str | None, spec: SysctlSpec) -> str | None:
 
 
 def persisted_value(text: str | None, spec: SysctlSpec) -> int | None:
-    """Like persisted_raw_value, as an integer; None when unset or not a number."""
+    """Like persisted_raw_value, as an integer; None when unset or not a number.
+
+    systemd-sysctl knows no inline comments: 'key = 1 # why' hands '1 # why'
+    to the kernel, which refuses it, so such a line counts as no number.
+    """
     raw = persisted_raw_value(text, spec)
     return None if raw is None else _integer_from_text(raw)
 
 
-def _assignment_line(line: str, spec: SysctlSpec, value: int) -> str:
-    """Rewrite one assignment line, keeping its indentation, '-' prefix and newline."""
+_INLINE_COMMENT = re.compile(r"\s[#;].*$")
+
+
+def _assignment_lines(line: str, spec: SysctlSpec, value: int) -> list[str]:
+    """Rewrite one assignment line, keeping its indentation, '-' prefix and line end.
+
+    An inline comment ('key = 0  # why') is kept on a comment line of its own
+    just above: systemd-sysctl would pass it to the kernel as part of the value.
+    """
     body = line.rstrip("\r\n")
     newline = line[len(body) :]
     indent = body[: len(body) - len(body.lstrip())]
     prefix = "-" if body.lstrip().startswith("-") else ""
-    return f"{indent}{prefix}{spec.name} = {value}{newline}"
+    out = []
+    value_text = body.split("=", 1)[1]
+    comment = _INLINE_COMMENT.search(value_text)
+    if comment:
+        out.append(f"{indent}{comment.group(0).strip()}{newline or chr(10)}")
+    out.append(f"{indent}{prefix}{spec.name} = {value}{newline}")
+    return out
 
 
 def render_conf(text: str | None, spec: SysctlSpec, value: int, header: str | None = None) -> str:
-    """File content with spec set to value; every other line is kept as it was.
+    """File content with spec set to value; every other line is kept byte for byte.
 
     All assignments of spec are rewritten (not only the last) so the file does
-    not keep a stale value that a reader could mistake for the live one.
+    not keep a stale value that a reader could mistake for the live one. A line
+    the function adds uses the file's own line end (CRLF or LF).
     """
-    lines = (text or "").splitlines(True)
+    lines = split_lines(text)
+    newline = line_ending(text)
     out = []
     replaced = False
     for line in lines:
         assignment = conf_assignment(line)
         if assignment and assignment[0] == spec.name:
-            out.append(_assignment_line(line, spec, value))
+            out.extend(_assignment_lines(line, spec, value))
             replaced = True
         else:
             out.append(line)
     if not replaced:
         if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
+            out[-1] += newline
         if not out and header:
-            out.append(header if header.endswith("\n") else header + "\n")
+            out.append(header.rstrip("\n") + newline)
         # '-' tells systemd-sysctl and sysctl --system to ignore the line on a
         # kernel without agent_ns (a fallback boot) instead of failing the unit.
-        out.append(f"-{spec.name} = {value}\n")
+        out.append(f"-{spec.name} = {value}{newline}")
     return "".join(out)
+
+
+def remove_from_conf(text: str | None, spec: SysctlSpec) -> str | None:
+    """File content without any assignment of spec; None stays None (no file)."""
+    if text is None:
+        return None
+    return "".join(line for line in split_lines(text) if (conf_assignment(line) or ("",))[0] != spec.name)
+
+
+def _boot_order(paths: HostPaths) -> list[str]:
+    """The sysctl.d files systemd-sysctl applies, in the order it applies them."""
+    chosen: dict[str, str] = {}
+    for directory in paths.sysctl_dirs:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.endswith(".conf") and name not in chosen and os.path.isfile(path):
+                chosen[name] = path
+    ordered = [chosen[name] for name in sorted(chosen)]
+    # sysctl.conf comes last, unless a sysctl.d link (Debian's 99-sysctl.conf)
+    # already puts it in its place: systemd-sysctl reads it only through that.
+    linked = {os.path.realpath(path) for path in ordered}
+    if paths.sysctl_conf and os.path.isfile(paths.sysctl_conf) and os.path.realpath(paths.sysctl_conf) not in linked:
+        ordered.append(paths.sysctl_conf)
+    return ordered
+
+
+def shadowing_file(paths: HostPaths, sysctl_file: str, spec: SysctlSpec) -> tuple[str, str] | None:
+    """(path, raw value) of the file that sets spec after sysctl_file at boot, if any.
+
+    A file applied later wins; so does a same-named file in a directory that
+    masks sysctl_file's own (sysctl_file is then never read at all). The last
+    such file is the one whose value the host boots with. Files that resolve
+    to sysctl_file itself (Debian's 99-sysctl.conf link) are not counted.
+    """
+    ours = os.path.realpath(sysctl_file)
+    name = os.path.basename(sysctl_file)
+    our_dir = os.path.dirname(sysctl_file)
+    dirs = [os.path.normpath(d) for d in paths.sysctl_dirs]
+
+    def rank(directory: str) -> int | None:
+        directory = os.path.normpath(directory)
+        return dirs.index(directory) if directory in dirs else None
+
+    our_rank = rank(our_dir)
+    found = None
+    for path in _boot_order(paths):
+        if os.path.realpath(path) == ours:
+            continue
+        base = os.path.basename(path)
+        its_rank = rank(os.path.dirname(path))
+        if path == paths.sysctl_conf:
+            later = True
+        elif our_rank is None or its_rank is None:
+            # sysctl_file is outside the sysctl.d directories: only sysctl.conf comes after it.
+            later = False
+        else:
+            later = base > name or (base == name and its_rank < our_rank)
+        if not later:
+            continue
+        try:
+            raw = persisted_raw_value(read_text(path), spec)
+        except AgentNSError:
+            continue
+        if raw is not None:
+            found = (path, raw)
+    return found
 
 
 # --------------------------------------------------------------------------
@@ -312,13 +456,9 @@ def running_release(paths: HostPaths) -> str:
     return text.strip() if text else os.uname().release
 
 
-def boot_kernels(paths: HostPaths) -> dict[str, float]:
-    """Agentns releases with a /boot/vmlinuz-RELEASE, mapped to their install time.
-
-    The inode change time is used because dpkg keeps the build time as the
-    mtime, while the ctime is set when the file lands in /boot.
-    """
-    found = {}
+def boot_kernels(paths: HostPaths) -> list[str]:
+    """Agentns releases with a /boot/vmlinuz-RELEASE."""
+    found = []
     try:
         names = os.listdir(paths.boot)
     except OSError:
@@ -327,9 +467,8 @@ def boot_kernels(paths: HostPaths) -> dict[str, float]:
         if not name.startswith("vmlinuz-"):
             continue
         release = name[len("vmlinuz-") :]
-        path = os.path.join(paths.boot, name)
-        if is_agentns_release(release) and os.path.isfile(path):
-            found[release] = os.stat(path).st_ctime
+        if is_agentns_release(release) and os.path.isfile(os.path.join(paths.boot, name)):
+            found.append(release)
     return found
 
 
@@ -358,20 +497,139 @@ def parse_dpkg_kernels(output: str) -> list[str]:
     return releases
 
 
-def version_key(release: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key comparing digit runs as numbers, like sort -V for kernel releases."""
-    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in re.split(r"([0-9]+)", release) if part)
+# --------------------------------------------------------------------------
+# Debian version comparison: a port of dpkg's verrevcmp() (lib/dpkg/version.c)
 
 
-def order_kernels(install_times: dict[str, float], releases: t.Iterable[str] = ()) -> list[str]:
-    """All known agentns releases, oldest first: by install time, then by version.
+def _isdigit(char: str) -> bool:
+    return "0" <= char <= "9"
 
-    Releases dpkg knows about but that have no file in /boot sort first.
+
+def _dpkg_order(char: str) -> int:
+    """dpkg's order(): digits 0, letters their code, '~' before everything, other characters after letters."""
+    if _isdigit(char):
+        return 0
+    if "a" <= char.lower() <= "z":
+        return ord(char)
+    if char == "~":
+        return -1
+    if char:
+        return ord(char) + 256
+    return 0
+
+
+def _verrevcmp(left: str, right: str) -> int:
+    i = j = 0
+    while i < len(left) or j < len(right):
+        first_diff = 0
+        while (i < len(left) and not _isdigit(left[i])) or (j < len(right) and not _isdigit(right[j])):
+            lc = _dpkg_order(left[i]) if i < len(left) else 0
+            rc = _dpkg_order(right[j]) if j < len(right) else 0
+            if lc != rc:
+                return lc - rc
+            i += 1
+            j += 1
+        while i < len(left) and left[i] == "0":
+            i += 1
+        while j < len(right) and right[j] == "0":
+            j += 1
+        while i < len(left) and _isdigit(left[i]) and j < len(right) and _isdigit(right[j]):
+            if not first_diff:
+                first_diff = ord(left[i]) - ord(right[j])
+            i += 1
+            j += 1
+        if i < len(left) and _isdigit(left[i]):
+            return 1
+        if j < len(right) and _isdigit(right[j]):
+            return -1
+        if first_diff:
+            return first_diff
+    return 0
+
+
+def _split_version(version: str) -> tuple[int, str, str]:
+    """(epoch, upstream, revision) as dpkg's parseversion() splits them."""
+    version = version.strip()
+    epoch = 0
+    if ":" in version:
+        head, version = version.split(":", 1)
+        epoch = int(head) if head.isdigit() else 0
+    upstream, revision = version, ""
+    if "-" in version:
+        upstream, revision = version.rsplit("-", 1)
+    return epoch, upstream, revision
+
+
+def compare_versions(left: str, right: str) -> int:
+    """<0, 0 or >0 as `dpkg --compare-versions LEFT lt|eq|gt RIGHT` would answer."""
+    left_epoch, left_up, left_rev = _split_version(left)
+    right_epoch, right_up, right_rev = _split_version(right)
+    if left_epoch != right_epoch:
+        return left_epoch - right_epoch
+    return _verrevcmp(left_up, right_up) or _verrevcmp(left_rev, right_rev)
+
+
+def order_kernels(releases: t.Iterable[str]) -> list[str]:
+    """Agentns releases, oldest first, in dpkg's version order (ties by name).
+
+    File times are no guide: dpkg gives an image its build time as mtime, and a
+    chmod or a backup restore moves its ctime.
     """
-    every = set(install_times) | set(releases)
-    return sorted(every, key=lambda rel: (install_times.get(rel, 0.0), version_key(rel)))
+    unique = sorted(set(releases))
+    return sorted(unique, key=functools.cmp_to_key(compare_versions))
 
 
 def reboot_pending(running: str, ordered_kernels: list[str]) -> bool:
     """True when the newest installed agentns kernel is not the one running."""
     return bool(ordered_kernels) and ordered_kernels[-1] != running
+
+
+# --------------------------------------------------------------------------
+# what agentns_info and agentns_facts report
+
+
+def _dpkg_kernels(module: t.Any, paths: HostPaths) -> list[str]:
+    """Releases of installed agentns image packages; empty where dpkg is absent."""
+    if not paths.dpkg_query:
+        return []
+    dpkg_query = module.get_bin_path(paths.dpkg_query)
+    if not dpkg_query:
+        return []
+    # dpkg-query exits 1 when no package matches the pattern: that is an empty answer.
+    _dummy_rc, out, _dummy_err = module.run_command(dpkg_query_argv(dpkg_query), environ_update={"LC_ALL": "C"})
+    return parse_dpkg_kernels(out)
+
+
+def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:
+    if not sysctl_interface_present(paths):
+        return None
+    return {spec.short_name: read_runtime(spec, paths) for spec in SYSCTLS.values()}
+
+
+def _read_or_warn(module: t.Any, reader: t.Callable[[HostPaths], t.Any], paths: HostPaths) -> t.Any:
+    """Run one reader; a malformed kernel file becomes None and a warning, not a failed task."""
+    try:
+        return reader(paths)
+    except AgentNSError as exc:
+        module.warn(str(exc))
+        return None
+
+
+def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
+    """Everything agentns_info and agentns_facts report about the host (module: an AnsibleModule)."""
+    running = running_release(paths)
+    kernels = order_kernels(boot_kernels(paths) + _dpkg_kernels(module, paths))
+    session_id = _read_or_warn(module, read_session_id, paths)
+    return {
+        "supported": kernel_supported(paths),
+        "running_kernel": running,
+        "running_agentns": is_agentns_release(running),
+        "installed_agentns_kernels": kernels,
+        "latest_agentns_kernel": kernels[-1] if kernels else None,
+        "reboot_pending": reboot_pending(running, kernels),
+        "sysctls": _read_or_warn(module, _read_sysctls, paths),
+        "session_id": session_id,
+        "in_agent_namespace": session_id is not None and session_id != NULL_SESSION_ID,
+        "namespace": read_namespace_link(paths),
+        "counters": _read_or_warn(module, read_counters, paths),
+    }

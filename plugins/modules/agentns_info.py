@@ -8,211 +8,106 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: agentns_info
-short_description: Report agent namespace support, kernels and sysctls as facts
+short_description: Report agent namespace support, kernels and sysctls
 version_added: 0.1.0
 description:
-  - Tells whether the running kernel has the agent namespace series, which agentns kernels are
-    installed, whether a reboot is needed to run the newest of them, the current
-    C(kernel.agent_ns.*) sysctls, and the session id and counters of the module's own process.
-  - The result is returned as facts under RV(ansible_facts.agentns), so it is available as
-    C(ansible_facts.agentns) for the rest of the play.
-  - Never changes anything on the host.
-  - A per-process file or sysctl with content that does not follow the agentns ABI is reported
-    as V(null) with a warning rather than failing the task; M(agentns.fleet.agentns_selftest)
-    is the tool that checks the ABI.
+  - Returns under RV(agentns), like other C(_info) modules, what M(agentns.fleet.agentns_facts) sets
+    as facts - kernel support, installed agentns kernels, a pending reboot, the sysctls, and the
+    session id and counters of the module's own process.
+  - For playbooks written before M(agentns.fleet.agentns_facts) existed, it also returns the data
+    as facts (C(ansible_facts.agentns)) unless O(legacy_facts=false); that use is deprecated and
+    goes away in 1.0.0.
+  - Never changes anything on the host; content that does not follow the agentns ABI is
+    reported as V(null) with a warning, as M(agentns.fleet.agentns_facts) does.
 author:
   - agentns contributors (!UNKNOWN)
-options: {}
+options:
+  legacy_facts:
+    description:
+      - Also return the data as C(ansible_facts.agentns), as the module first did, with a deprecation warning.
+      - Set it to V(false) to get only RV(agentns) and no warning; use M(agentns.fleet.agentns_facts) for facts.
+      - The default becomes V(false) and then the option goes away in 1.0.0.
+    type: bool
+    default: true
 attributes:
   check_mode:
-    description: Only reads, so it runs the same way in check mode.
     support: full
+    description: The module reads and never writes, so check mode runs it unchanged.
   diff_mode:
-    description: Changes nothing, so there is nothing to show.
     support: none
-  facts:
-    description: Returns the facts described in RV(ansible_facts.agentns).
-    support: full
+    description: No diff, since nothing is changed.
   platform:
-    description: Linux hosts; installed kernels are found in C(/boot) and, on Debian, through C(dpkg-query).
     support: full
     platforms: posix
-notes:
-  - The module's own process is in the namespace it was started in, so on a host where Ansible
-    does not run inside an agent namespace RV(ansible_facts.agentns.session_id) is 32 zeros.
-  - An agentns kernel is one whose release contains C(agentns), as set through C(LOCALVERSION)
-    when the kernel package is built.
+    description: Linux; it looks at C(/proc), C(/boot) and, where it exists, C(dpkg-query).
 seealso:
+  - module: agentns.fleet.agentns_facts
   - module: agentns.fleet.agentns_sysctl
   - module: agentns.fleet.agentns_selftest
 """
 
 EXAMPLES = r"""
-- name: Gather agent namespace facts
+- name: Read the agent namespace state
   agentns.fleet.agentns_info:
+    legacy_facts: false
+  register: agentns_state
 
-- name: Reboot hosts that run an older kernel than the newest agentns one installed
-  ansible.builtin.reboot:
-  when: ansible_facts.agentns.reboot_pending
-
-- name: Insist on a running agentns kernel
-  ansible.builtin.assert:
-    that:
-      - ansible_facts.agentns.supported
-      - ansible_facts.agentns.sysctls.enabled == 1
+- name: List the hosts still waiting for a reboot into the newest agentns kernel
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} runs {{ agentns_state.agentns.running_kernel }}, newest is {{ agentns_state.agentns.latest_agentns_kernel }}"
+  when: agentns_state.agentns.reboot_pending
 """
 
 RETURN = r"""
-ansible_facts:
-  description: Facts about the agent namespace on the host.
+agentns:
+  description:
+    - The agent namespace state of the host, with the keys M(agentns.fleet.agentns_facts) documents
+      under C(ansible_facts.agentns) (C(supported), C(running_kernel), C(running_agentns),
+      C(installed_agentns_kernels) in dpkg version order, C(latest_agentns_kernel), C(reboot_pending),
+      C(sysctls), C(session_id), C(in_agent_namespace), C(namespace) and C(counters)).
   returned: always
   type: dict
-  contains:
-    agentns:
-      description: Agent namespace facts.
-      returned: always
-      type: dict
-      contains:
-        supported:
-          description: Whether the running kernel has the agent namespace series.
-          returned: always
-          type: bool
-          sample: true
-        running_kernel:
-          description: Release of the running kernel, as C(uname -r) prints it.
-          returned: always
-          type: str
-          sample: 7.3.4-agentns-1a2b3c4
-        running_agentns:
-          description: Whether the running kernel is an agentns build.
-          returned: always
-          type: bool
-          sample: true
-        installed_agentns_kernels:
-          description:
-            - Releases of the installed agentns kernels, from C(/boot/vmlinuz-*) and from the
-              installed C(linux-image-*agentns*) packages.
-            - Ordered oldest first, by the time the kernel image landed in C(/boot), then by version.
-          returned: always
-          type: list
-          elements: str
-          sample: [7.3.4-agentns-1a2b3c4]
-        latest_agentns_kernel:
-          description: The last entry of RV(ansible_facts.agentns.installed_agentns_kernels), V(null) when there is none.
-          returned: always
-          type: str
-          sample: 7.3.4-agentns-1a2b3c4
-        reboot_pending:
-          description: Whether the newest installed agentns kernel is not the running one.
-          returned: always
-          type: bool
-          sample: false
-        sysctls:
-          description: Current sysctl values, V(null) without kernel support.
-          returned: always
-          type: dict
-          contains:
-            enabled:
-              description: Value of C(kernel.agent_ns.enabled).
-              returned: success
-              type: int
-              sample: 1
-            max_lifetime:
-              description: Value of C(kernel.agent_ns.max_lifetime) in seconds.
-              returned: success
-              type: int
-              sample: 86400
-        session_id:
-          description:
-            - Contents of C(/proc/self/agent_session) for the module's process, 32 lowercase hex digits.
-            - V(null) without kernel support.
-          returned: always
-          type: str
-          sample: '00000000000000000000000000000000'
-        in_agent_namespace:
-          description: Whether the module's process runs inside an agent namespace (a non-zero session id).
-          returned: always
-          type: bool
-          sample: false
-        namespace:
-          description: Target of C(/proc/self/ns/agent), V(null) without kernel support.
-          returned: always
-          type: str
-          sample: agent:[4026531840]
-        counters:
-          description: Contents of C(/proc/self/agent_counters), V(null) without kernel support.
-          returned: always
-          type: dict
-          sample:
-            total_syscalls: 1520
-            openat_count: 41
-            write_bytes: 0
-            connect_count: 0
-            unlink_count: 0
-            fork_count: 0
-            elapsed_ns: 73400000
+  sample:
+    supported: true
+    running_kernel: 7.3.4-agentns-1a2b3c4
+    running_agentns: true
+    installed_agentns_kernels: [7.3.4-agentns-1a2b3c4]
+    latest_agentns_kernel: 7.3.4-agentns-1a2b3c4
+    reboot_pending: false
+    sysctls: {enabled: 1, max_lifetime: 86400}
+    session_id: '00000000000000000000000000000000'
+    in_agent_namespace: false
+    namespace: agent:[4026531840]
+    counters: {total_syscalls: 1520, openat_count: 41, write_bytes: 0, connect_count: 0, unlink_count: 0, fork_count: 0, elapsed_ns: 73400000}
+ansible_facts:
+  description:
+    - The same data as C(ansible_facts.agentns), for compatibility with older playbooks (deprecated).
+  returned: when O(legacy_facts=true)
+  type: dict
+  sample: {agentns: {supported: true}}
 """
-
-import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.agentns.fleet.plugins.module_utils import agentns
 
 
-def dpkg_kernels(module: AnsibleModule, paths: agentns.HostPaths) -> list[str]:
-    """Releases of installed agentns image packages; empty where dpkg is absent."""
-    if not paths.dpkg_query:
-        return []
-    dpkg_query = module.get_bin_path(paths.dpkg_query)
-    if not dpkg_query:
-        return []
-    # dpkg-query exits 1 when no package matches the pattern: that is an empty answer.
-    _dummy_rc, out, _dummy_err = module.run_command(agentns.dpkg_query_argv(dpkg_query), environ_update={"LC_ALL": "C"})
-    return agentns.parse_dpkg_kernels(out)
-
-
-def read_sysctls(paths: agentns.HostPaths) -> dict | None:
-    if not agentns.sysctl_interface_present(paths):
-        return None
-    return {spec.short_name: agentns.read_runtime(spec, paths) for spec in agentns.SYSCTLS.values()}
-
-
-def read_or_warn(module: AnsibleModule, reader: t.Callable[[agentns.HostPaths], t.Any], paths: agentns.HostPaths) -> t.Any:
-    """Run one reader; a malformed kernel file becomes None and a warning, not a failed fact gathering."""
-    try:
-        return reader(paths)
-    except agentns.AgentNSError as exc:
-        module.warn(to_native(exc))
-        return None
-
-
-def gather(module: AnsibleModule, paths: agentns.HostPaths) -> dict:
-    running = agentns.running_release(paths)
-    kernels = agentns.order_kernels(agentns.boot_kernels(paths), dpkg_kernels(module, paths))
-    session_id = read_or_warn(module, agentns.read_session_id, paths)
-    return {
-        "supported": agentns.kernel_supported(paths),
-        "running_kernel": running,
-        "running_agentns": agentns.is_agentns_release(running),
-        "installed_agentns_kernels": kernels,
-        "latest_agentns_kernel": kernels[-1] if kernels else None,
-        "reboot_pending": agentns.reboot_pending(running, kernels),
-        "sysctls": read_or_warn(module, read_sysctls, paths),
-        "session_id": session_id,
-        "in_agent_namespace": session_id is not None and session_id != agentns.NULL_SESSION_ID,
-        "namespace": agentns.read_namespace_link(paths),
-        "counters": read_or_warn(module, agentns.read_counters, paths),
-    }
-
-
 def main(paths: agentns.HostPaths | None = None) -> None:
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec={"legacy_facts": {"type": "bool", "default": True}}, supports_check_mode=True)
     try:
-        facts = gather(module, paths or agentns.HostPaths())
+        data = agentns.gather(module, paths or agentns.HostPaths())
     except agentns.AgentNSError as exc:
         module.fail_json(msg=to_native(exc))
-    module.exit_json(changed=False, ansible_facts={"agentns": facts})
+    result = {"changed": False, "agentns": data}
+    if module.params["legacy_facts"]:
+        module.deprecate(
+            "agentns.fleet.agentns_info returning ansible_facts is deprecated: read the registered result's"
+            " 'agentns' key, or use agentns.fleet.agentns_facts for facts; set legacy_facts=false to silence this",
+            version="1.0.0",
+            collection_name="agentns.fleet",
+        )
+        result["ansible_facts"] = {"agentns": data}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

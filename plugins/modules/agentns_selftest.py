@@ -13,12 +13,17 @@ version_added: 0.1.0
 description:
   - Runs the kernel test suite shipped in the collection's C(tests/kernel/) directory on the
     host, after it has been copied there, and returns one structured result per test.
-  - Tests are found and run the way the suite's own C(run.sh) does it. They are the
-    C(test_*.sh) scripts, run with C(sh) and named with their C(.sh), and the executable
-    C(test_*) programs, named by their file name. A C(test_*.c) whose program was not built
-    still counts, as a failed test.
-  - Exit status V(0) is a pass, V(77) a skip (the kselftest convention the suite follows), anything
-    else a failure; a test still running after O(timeout) seconds is killed and fails.
+  - Tests are the C(test_*.sh) scripts, run with C(sh) and named with their C(.sh), and the
+    executable C(test_*) programs, named by their file name. A C(test_*.c) whose program was not
+    built still counts, as a failed test. Names given in O(tests) are checked against the suite
+    before anything is built or run.
+  - With O(runner=auto) (the default) and a C(run.sh) in O(suite_dir), the suite's own runner runs
+    the tests and the module reads its TAP or KTAP output (C(ok)/C(not ok) lines, C(# SKIP) and
+    C(# TIMEOUT) directives, the C(1..N) plan), so there is one runner. Otherwise the module runs
+    each test itself.
+  - Exit status V(0) is a pass; V(4) (the kselftest C(KSFT_SKIP) code) and V(77) (the code the
+    suite's tests use, as Automake does) are a skip; anything else a failure. A test still
+    running after O(timeout) seconds is killed and fails.
   - The task fails when any test failed and lists their names. It never reports a change,
     since it only probes the kernel (the C(make) step writes only build products into O(suite_dir)).
 author:
@@ -41,6 +46,14 @@ options:
     type: list
     elements: str
     default: []
+  runner:
+    description:
+      - V(auto) runs the suite's C(run.sh) when O(suite_dir) has one and parses its TAP/KTAP output,
+        and runs the tests one by one otherwise.
+      - V(run.sh) insists on the suite's runner; V(module) always runs the tests one by one.
+    type: str
+    choices: [auto, run.sh, module]
+    default: auto
   tests:
     description:
       - Names of the tests to run, in the order given. A test can be named as reported in
@@ -73,7 +86,9 @@ notes:
   - Most tests need root (C(CAP_SYS_ADMIN)), so run the task with C(become=true).
   - Tests inherit the task's environment, so the task keyword C(environment) can pass them
     settings such as C(AGENTNS_UNSHARE), the path of the C(agentns-unshare) shim.
-  - On a kernel without the agent namespace the tests skip themselves (exit status 77).
+  - On a kernel without the agent namespace the tests skip themselves (exit status 77 or 4).
+  - Through C(run.sh), RV(results[].duration) and RV(results[].rc) are V(null) when the runner
+    does not print them, and a test's output is in RV(results[].stdout) (the runner merges stderr into it).
 seealso:
   - module: agentns.fleet.agentns_info
 """
@@ -126,7 +141,7 @@ results:
       returned: always
       sample: pass
     rc:
-      description: Exit status, V(null) when the test could not be started.
+      description: Exit status, V(null) when the test could not be started or the runner did not report it.
       type: int
       returned: always
       sample: 0
@@ -143,7 +158,7 @@ results:
       returned: always
       sample: "kernel has no agent namespaces (no /proc/self/agent_session)"
     duration:
-      description: Run time in seconds.
+      description: Run time in seconds, V(null) when the runner did not report it.
       type: float
       returned: always
       sample: 0.412
@@ -191,6 +206,11 @@ failed_tests:
   type: list
   elements: str
   sample: []
+runner:
+  description: Which runner ran the tests, V(run.sh) or V(module).
+  returned: when the tests ran
+  type: str
+  sample: run.sh
 built:
   description: Whether C(make) ran.
   returned: when the tests ran
@@ -209,7 +229,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-SKIP_RC = 77
+KSFT_SKIP = 4  # tools/testing/selftests/kselftest.h
+SUITE_SKIP = 77  # what the suite's tests and run.sh use (the Automake convention)
+SKIP_RCS = (KSFT_SKIP, SUITE_SKIP)
+RUNNER = "run.sh"
 TIMEOUT_RC = 124  # what timeout(1) returns when it had to stop the command
 KILL_GRACE = 10  # seconds between timeout(1)'s SIGTERM and its SIGKILL
 OUTPUT_LIMIT = 16384
@@ -283,7 +306,7 @@ def with_timeout(module: AnsibleModule, seconds: int, argv: list[str]) -> list[s
 def classify(rc: int | None, timed_out: bool) -> str:
     if rc == 0 and not timed_out:
         return "pass"
-    if rc == SKIP_RC and not timed_out:
+    if rc in SKIP_RCS and not timed_out:
         return "skip"
     return "fail"
 
@@ -299,7 +322,7 @@ def explain(status: str, rc: int | None, timed_out: bool, output: str, timeout: 
     """One line saying why a test skipped or failed; empty for a pass."""
     if status == "skip":
         found = SKIP_LINE.search(output)
-        return found.group(1).strip() if found else f"exit code {SKIP_RC}"
+        return found.group(1).strip() if found else f"exit code {rc}"
     if status == "pass":
         return ""
     if timed_out:
@@ -357,6 +380,120 @@ def build_suite(module: AnsibleModule, suite_dir: str, timeout: int, make_args: 
     return True
 
 
+TAP_RESULT = re.compile(r"^(?P<ok>not ok|ok)\b\s*(?P<number>\d+)?\s*(?:-\s*)?(?P<name>[^#]*?)\s*(?:#\s*(?P<directive>.*))?$")
+TAP_PLAN = re.compile(r"^1\.\.(?P<count>\d+)")
+EXIT_CODE = re.compile(r"exit code (-?\d+)")
+
+
+def _tap_entry(match: re.Match, number: int) -> dict:
+    directive = (match.group("directive") or "").strip()
+    word = directive.split(None, 1)[0].upper() if directive else ""
+    rest = directive.split(None, 1)[1] if " " in directive else ""
+    ok = match.group("ok") == "ok"
+    timed_out = word == "TIMEOUT"
+    if ok and word == "SKIP":
+        status, reason = "skip", rest or "skipped"
+    elif ok and word != "TODO":
+        status, reason = "pass", ""
+    else:
+        status = "fail"
+        reason = f"timed out ({rest})" if timed_out and rest else (directive or "not ok")
+    code = EXIT_CODE.search(directive)
+    rc = int(code.group(1)) if code else (0 if status == "pass" else None)
+    return {
+        "name": match.group("name").strip() or f"test {number}",
+        "status": status,
+        "rc": rc,
+        "timed_out": timed_out,
+        "duration": None,
+        "stdout": "",
+        "stderr": "",
+        "reason": reason,
+    }
+
+
+def parse_tap(output: str) -> tuple[list[dict], int | None, str | None]:
+    """(results, planned count, bail-out reason) from TAP 13 or KTAP 1 output.
+
+    Diagnostic '# ' lines belong to a test: the suite's run.sh (TAP) prints
+    them after the test's result line, kselftest's KTAP before it. Lines of
+    nested (indented) KTAP subtests are diagnostics of their parent.
+    """
+    results: list[dict] = []
+    planned = None
+    bail = None
+    ktap = False
+    pending: list[str] = []
+    for raw in output.splitlines():
+        line = raw.rstrip()
+        if line.startswith("KTAP version"):
+            ktap = True
+            continue
+        if line.startswith("TAP version"):
+            continue
+        plan = TAP_PLAN.match(line)
+        if plan and planned is None:
+            planned = int(plan.group("count"))
+            continue
+        if line.startswith("Bail out!"):
+            bail = line[len("Bail out!") :].strip() or "runner bailed out"
+            continue
+        match = TAP_RESULT.match(line)
+        if match:
+            entry = _tap_entry(match, len(results) + 1)
+            if ktap and pending:
+                entry["stdout"] = "\n".join(pending) + "\n"
+                pending = []
+            results.append(entry)
+            continue
+        text = line.strip()
+        text = text[1:] if text.startswith("#") else text
+        text = text[1:] if text.startswith(" ") else text
+        if ktap or not results:
+            pending.append(text)
+        else:
+            results[-1]["stdout"] += text + "\n"
+    for entry in results:
+        entry["stdout"] = last_chars(entry["stdout"])
+    return results, planned, bail
+
+
+def run_with_runner(module: AnsibleModule, suite_dir: str, tests: list[KernelTest], timeout: int, selected: bool) -> list[dict]:
+    """Run the suite's run.sh (all tests, or the selected ones) and turn its TAP into results."""
+    argv = [module.get_bin_path("sh", required=True), os.path.join(suite_dir, RUNNER)]
+    if selected:
+        argv += [test.name for test in tests]
+    # run.sh enforces the per-test timeout; this bounds the whole run.
+    overall = timeout * max(len(tests), 1) + 60
+    env = {"AGENTNS_TIMEOUT": str(timeout), "AGENTNS_VERBOSE": "1"}
+    started = time.monotonic()
+    rc, out, err = module.run_command(with_timeout(module, overall, argv), cwd=suite_dir, environ_update=env, errors="surrogate_or_replace")
+    results, planned, bail = parse_tap(out)
+    if rc == TIMEOUT_RC or (rc > 128 and time.monotonic() - started >= overall):
+        bail = bail or f"{RUNNER} was killed after {overall} s"
+    missing = (planned or 0) - len(results)
+    if bail or missing > 0 or not results:
+        why = bail or (
+            f"{RUNNER} stopped before reporting this test (rc {rc})" if results else f"{RUNNER} reported no result (rc {rc}): {last_chars(err or out)}"
+        )
+        reported = {entry["name"] for entry in results}
+        for test in tests:
+            if test.name not in reported and not any(alias in reported for alias in test.aliases):
+                results.append(
+                    {
+                        "name": test.name,
+                        "status": "fail",
+                        "rc": None,
+                        "timed_out": False,
+                        "duration": None,
+                        "stdout": "",
+                        "stderr": last_chars(err),
+                        "reason": why,
+                    }
+                )
+    return results
+
+
 def summarize(results: list[dict]) -> dict:
     counts = {status: sum(1 for r in results if r["status"] == status) for status in ("pass", "fail", "skip")}
     return {
@@ -373,13 +510,21 @@ def run_suite(module: AnsibleModule) -> dict:
         raise SuiteError("timeout and build_timeout must be at least 1 second")
     if not os.path.isdir(suite_dir):
         raise SuiteError(f"suite_dir {suite_dir} is not a directory")
-    built = build_suite(module, suite_dir, params["build_timeout"], params["make_args"]) if params["build"] else False
+    has_runner = os.path.isfile(os.path.join(suite_dir, RUNNER))
+    if params["runner"] == RUNNER and not has_runner:
+        raise SuiteError(f"runner={RUNNER} but {suite_dir} has no {RUNNER}")
+    use_runner = params["runner"] == RUNNER or (params["runner"] == "auto" and has_runner)
+    # Unknown names fail before make runs: the C tests are known by their sources.
     tests = select_tests(discover_tests(suite_dir), params["tests"])
     if not tests:
         raise SuiteError(f"no test_*.c, test_* or test_*.sh found in {suite_dir}")
-    results = [run_test(module, test, suite_dir, params["timeout"]) for test in tests]
+    built = build_suite(module, suite_dir, params["build_timeout"], params["make_args"]) if params["build"] else False
+    if use_runner:
+        results = run_with_runner(module, suite_dir, tests, params["timeout"], bool(params["tests"]))
+    else:
+        results = [run_test(module, test, suite_dir, params["timeout"]) for test in tests]
     outcome = summarize(results)
-    outcome.update(results=results, built=built)
+    outcome.update(results=results, built=built, runner=RUNNER if use_runner else "module")
     return outcome
 
 
@@ -389,6 +534,7 @@ def main() -> None:
             "suite_dir": {"type": "path", "required": True},
             "build": {"type": "bool", "default": True},
             "make_args": {"type": "list", "elements": "str", "default": []},
+            "runner": {"type": "str", "default": "auto", "choices": ["auto", "run.sh", "module"]},
             "tests": {"type": "list", "elements": "str"},
             "timeout": {"type": "int", "default": 120},
             "build_timeout": {"type": "int", "default": 900},

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 from ansible_collections.agentns.fleet.plugins.module_utils import agentns
@@ -144,6 +146,57 @@ def test_render_appends_missing_key_after_unterminated_last_line():
     assert rendered == "vm.swappiness = 10\n-kernel.agent_ns.max_lifetime = 600\n"
 
 
+def test_render_keeps_crlf_and_uses_it_for_new_lines():
+    text = "# local\r\nvm.swappiness = 10\r\n"
+    assert agentns.render_conf(text, ENABLED, 1) == text + "-kernel.agent_ns.enabled = 1\r\n"
+    replaced = agentns.render_conf("kernel.agent_ns.enabled = 0\r\nvm.x = 1\r\n", ENABLED, 1)
+    assert replaced == "kernel.agent_ns.enabled = 1\r\nvm.x = 1\r\n"
+
+
+def test_render_moves_inline_comment_to_its_own_line():
+    text = "vm.a = 1  # keep me\n  kernel.agent_ns.enabled = 0  # off for the migration\n"
+    assert agentns.persisted_value(text, ENABLED) is None
+    rendered = agentns.render_conf(text, ENABLED, 1)
+    assert rendered == "vm.a = 1  # keep me\n  # off for the migration\n  kernel.agent_ns.enabled = 1\n"
+    assert agentns.persisted_value(rendered, ENABLED) == 1
+    assert agentns.render_conf(rendered, ENABLED, 1) == rendered
+
+
+def test_only_newline_ends_a_line():
+    # str.splitlines() would cut this line at the form feed and see an assignment of its own.
+    text = "vm.a = 1\x0ckernel.agent_ns.enabled = 0\n"
+    assert agentns.persisted_value(text, ENABLED) is None
+    assert agentns.render_conf(text, ENABLED, 1) == text + "-kernel.agent_ns.enabled = 1\n"
+
+
+def test_remove_from_conf_drops_every_assignment_only():
+    text = "# keep\r\nkernel.agent_ns.enabled = 0\r\nvm.a = 1\r\n-kernel/agent_ns/enabled=1\r\n"
+    assert agentns.remove_from_conf(text, ENABLED) == "# keep\r\nvm.a = 1\r\n"
+    assert agentns.remove_from_conf(text, LIFETIME) == text
+    assert agentns.remove_from_conf(None, ENABLED) is None
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("sysctl.d/60-agentns.conf", "absolute"),
+        ("/etc/sysctl.d/60-agentns", "NAME.conf"),
+        ("/etc/sysctl.d/.conf", "NAME.conf"),
+        ("/etc/sysctl.d/60-agentns.conf.bak", "NAME.conf"),
+        ("/etc/sysctl.d/60\nagentns.conf", "control characters"),
+        ("/etc/sysctl.d/60\tagentns.conf", "control characters"),
+        ("", "empty"),
+    ],
+)
+def test_check_sysctl_file_rejects(path, message):
+    with pytest.raises(agentns.AgentNSError, match=message):
+        agentns.check_sysctl_file(path)
+
+
+def test_check_sysctl_file_accepts_a_conf_path():
+    agentns.check_sysctl_file("/etc/sysctl.d/60-agentns.conf")
+
+
 def test_render_new_file_gets_header():
     rendered = agentns.render_conf(None, ENABLED, 1, header="# managed\n")
     assert rendered == "# managed\n-kernel.agent_ns.enabled = 1\n"
@@ -205,7 +258,7 @@ def test_boot_kernels_only_lists_agentns_images(paths):
 
 
 def test_boot_kernels_without_boot_dir(paths):
-    assert agentns.boot_kernels(paths) == {}
+    assert agentns.boot_kernels(paths) == []
 
 
 def test_parse_dpkg_kernels():
@@ -219,10 +272,60 @@ def test_parse_dpkg_kernels():
     assert agentns.parse_dpkg_kernels(output) == ["7.3.4-agentns-aaa", "7.3.5-agentns-ccc"]
 
 
-def test_order_kernels_by_install_time_then_version():
-    times = {"7.3.10-agentns-x": 100.0, "7.3.9-agentns-x": 100.0, "7.3.4-agentns-new": 200.0}
-    ordered = agentns.order_kernels(times, ["7.3.4-agentns-pkgonly", "7.3.9-agentns-x"])
-    assert ordered == ["7.3.4-agentns-pkgonly", "7.3.9-agentns-x", "7.3.10-agentns-x", "7.3.4-agentns-new"]
+def test_order_kernels_by_dpkg_version():
+    releases = ["7.3.10-agentns-x", "7.3.9-agentns-x", "7.3.4-agentns-new", "7.3.4-agentns-pkgonly", "7.3.9-agentns-x"]
+    assert agentns.order_kernels(releases) == ["7.3.4-agentns-new", "7.3.4-agentns-pkgonly", "7.3.9-agentns-x", "7.3.10-agentns-x"]
+
+
+def test_order_kernels_ignores_file_times(paths):
+    # A chmod moves the ctime of the older image past the newer one's: the order must not change.
+    for release in ("7.3.10-agentns-b", "7.3.4-agentns-a"):
+        write(os.path.join(paths.boot, "vmlinuz-" + release), "")
+    os.utime(os.path.join(paths.boot, "vmlinuz-7.3.10-agentns-b"), (1, 1))
+    os.chmod(os.path.join(paths.boot, "vmlinuz-7.3.4-agentns-a"), 0o600)
+    assert agentns.order_kernels(agentns.boot_kernels(paths)) == ["7.3.4-agentns-a", "7.3.10-agentns-b"]
+
+
+# Pairs with their answer from `dpkg --compare-versions`, including the corner
+# cases of dpkg's own test suite: '~' sorts before everything, even the end;
+# letters before other characters; leading zeros do not count; epochs win.
+DPKG_CASES = [
+    ("1.0", "1.0", 0),
+    ("1.0", "1.1", -1),
+    ("1.10", "1.9", 1),
+    ("1.0~rc1", "1.0", -1),
+    ("1.0~~", "1.0~", -1),
+    ("1.0", "1.0+b1", -1),
+    ("1.0a", "1.0+", -1),
+    ("1.0-1", "1.0-2", -1),
+    ("1.0-10", "1.0-9", 1),
+    ("1:0.1", "2.0", 1),
+    ("001.0", "1.0", 0),
+    ("1.0.0", "1.0", 1),
+    ("7.3.4-agentns-1a2b3c4", "7.3.10-agentns-0000000", -1),
+    ("7.3.4-agentns-abc", "7.3.4-agentns-abd", -1),
+    ("7.3.4-1", "7.3.4", 1),
+    ("a", "B", 1),
+    ("1.0-0~bpo12+1", "1.0-0", -1),
+]
+
+
+def _sign(value):
+    return (value > 0) - (value < 0)
+
+
+@pytest.mark.parametrize("left, right, expected", DPKG_CASES)
+def test_compare_versions_matches_dpkg(left, right, expected):
+    assert _sign(agentns.compare_versions(left, right)) == expected
+    first, second = right, left
+    assert _sign(agentns.compare_versions(first, second)) == -expected
+
+
+@pytest.mark.skipif(not shutil.which("dpkg"), reason="needs dpkg")
+@pytest.mark.parametrize("left, right, expected", DPKG_CASES)
+def test_compare_versions_cases_agree_with_real_dpkg(left, right, expected):
+    answer = {-1: "lt", 0: "eq", 1: "gt"}[expected]
+    assert subprocess.run(["dpkg", "--compare-versions", left, answer, right], check=False).returncode == 0
 
 
 @pytest.mark.parametrize(

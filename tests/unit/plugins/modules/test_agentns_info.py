@@ -7,7 +7,7 @@ import os
 import time
 
 from ansible_collections.agentns.fleet.plugins.module_utils import agentns
-from ansible_collections.agentns.fleet.plugins.modules import agentns_info
+from ansible_collections.agentns.fleet.plugins.modules import agentns_facts, agentns_info
 
 SESSION = "5f0c2a9e1b3d4c6f8a7e9d0b1c2f3a4e"
 COUNTERS = '{"total_syscalls": 120, "openat_count": 4, "write_bytes": 17, "connect_count": 0, "unlink_count": 0, "fork_count": 1, "elapsed_ns": 900}\n'
@@ -50,10 +50,15 @@ def fake_host(root, running, supported=True, boot=(), dpkg_output=None):
 
 
 def facts_of(run_module, paths, **args):
-    result = run_module(agentns_info.main, args, paths=paths)
+    result = run_module(agentns_facts.main, args, paths=paths)
     assert result["changed"] is False
     assert result.get("failed") is not True, result
+    assert "deprecations" not in result
     return result["ansible_facts"]["agentns"]
+
+
+def deprecation_texts(result):
+    return [d if isinstance(d, str) else d.get("msg") or d.get("event", {}).get("msg", str(d)) for d in result.get("deprecations", [])]
 
 
 def test_agentns_kernel_running_newest(run_module, tmp_path):
@@ -88,12 +93,14 @@ def test_plain_kernel_with_agentns_package_installed(run_module, tmp_path):
     assert facts["counters"] is None
 
 
-def test_later_install_wins_over_higher_version(run_module, tmp_path):
-    # zzz sorts last by version, but aaa was installed after it.
-    paths = fake_host(tmp_path, "7.3.4-agentns-zzz", boot=["7.3.4-agentns-zzz", "7.3.4-agentns-aaa"])
+def test_kernels_are_ordered_by_dpkg_version_not_file_times(run_module, tmp_path):
+    # 7.3.10 is newer than 7.3.9 for dpkg; install it first and touch 7.3.9's
+    # inode afterwards (a chmod), so the ctime order says the opposite.
+    paths = fake_host(tmp_path, "7.3.9-agentns-bbb", boot=["7.3.10-agentns-aaa", "7.3.9-agentns-bbb"])
+    os.chmod(os.path.join(paths.boot, "vmlinuz-7.3.9-agentns-bbb"), 0o600)
     facts = facts_of(run_module, paths)
-    assert facts["installed_agentns_kernels"] == ["7.3.4-agentns-zzz", "7.3.4-agentns-aaa"]
-    assert facts["latest_agentns_kernel"] == "7.3.4-agentns-aaa"
+    assert facts["installed_agentns_kernels"] == ["7.3.9-agentns-bbb", "7.3.10-agentns-aaa"]
+    assert facts["latest_agentns_kernel"] == "7.3.10-agentns-aaa"
     assert facts["reboot_pending"] is True
 
 
@@ -117,7 +124,7 @@ def test_malformed_files_become_null_with_warning(run_module, tmp_path):
     paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
     write(paths.process_file("agent_counters"), '{"total_syscalls": 1}\n')
     write(paths.process_file("agent_session"), "XYZ\n")
-    result = run_module(agentns_info.main, {}, paths=paths)
+    result = run_module(agentns_facts.main, {}, paths=paths)
     facts = result["ansible_facts"]["agentns"]
     assert facts["counters"] is None
     assert facts["session_id"] is None
@@ -128,3 +135,26 @@ def test_malformed_files_become_null_with_warning(run_module, tmp_path):
 def test_check_mode_is_the_same(run_module, tmp_path):
     paths = fake_host(tmp_path, "7.3.4-agentns-aaa", boot=["7.3.4-agentns-aaa"])
     assert facts_of(run_module, paths, _ansible_check_mode=True)["reboot_pending"] is False
+
+
+def test_info_returns_data_under_its_own_key(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa", boot=["7.3.4-agentns-aaa"])
+    result = run_module(agentns_info.main, {"legacy_facts": False}, paths=paths)
+    assert "ansible_facts" not in result
+    assert "deprecations" not in result
+    assert result["agentns"]["running_kernel"] == "7.3.4-agentns-aaa"
+    assert result["agentns"] == facts_of(run_module, paths)
+
+
+def test_info_keeps_the_old_facts_with_a_deprecation(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa", boot=["7.3.4-agentns-aaa"])
+    result = run_module(agentns_info.main, {}, paths=paths)
+    assert result["ansible_facts"]["agentns"] == result["agentns"]
+    texts = deprecation_texts(result)
+    assert len(texts) == 1
+    assert "agentns_facts" in texts[0]
+    deprecation = result["deprecations"][0]
+    if isinstance(deprecation, dict):
+        flat = str(deprecation)
+        assert "1.0.0" in flat
+        assert "agentns.fleet" in flat

@@ -41,6 +41,9 @@ def suite(tmp_path):
     return suite
 
 
+REAL_RUNNER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "kernel", "run.sh")
+
+
 def by_name(result):
     return {entry["name"]: entry for entry in result["results"]}
 
@@ -80,6 +83,8 @@ def test_select_by_alias_and_unknown_name(suite):
     [
         (0, False, "pass"),
         (77, False, "skip"),
+        (4, False, "skip"),
+        (4, True, "fail"),
         (1, False, "fail"),
         (124, True, "fail"),
         (0, True, "fail"),
@@ -189,3 +194,127 @@ def test_long_output_keeps_the_end():
     kept = agentns_selftest.last_chars(text)
     assert len(kept) == agentns_selftest.OUTPUT_LIMIT
     assert kept.endswith("the reason")
+
+
+@needs_tools
+def test_kselftest_skip_code_is_a_skip(run_module, suite):
+    add_script(suite, "test_ksft.sh", 'echo "SKIP: needs CONFIG_FOO"; exit 4')
+    result = run_module(agentns_selftest.main, {"suite_dir": str(suite), "build": False, "tests": ["test_ksft"]})
+    assert result.get("failed") is not True, result
+    entry = by_name(result)["test_ksft.sh"]
+    assert entry["status"] == "skip"
+    assert entry["rc"] == 4
+    assert entry["reason"] == "needs CONFIG_FOO"
+
+
+def test_unknown_test_fails_before_make_runs(run_module, suite):
+    (suite / "Makefile").write_text("all:\n\ttouch made\n")
+    result = run_module(agentns_selftest.main, {"suite_dir": str(suite), "tests": ["test_pass", "test_nope", "test_gone.sh"]})
+    assert result["failed"] is True
+    assert "test_nope" in result["msg"] and "test_gone.sh" in result["msg"]
+    assert "test_pass.sh" in result["msg"]  # the names the suite does have
+    assert not (suite / "made").exists()
+
+
+TAP_OUTPUT = """TAP version 13
+1..4
+ok 1 - test_a
+not ok 2 - test_b # exit code 3
+# line one
+# line two
+ok 3 - test_c # SKIP kernel has no agent namespaces
+not ok 4 - test_d # TIMEOUT after 5s
+3 passed, 1 failed, 0 skipped
+"""
+
+KTAP_OUTPUT = """KTAP version 1
+1..3
+# selftests: agentns: test_a
+# probing
+ok 1 selftests: agentns: test_a
+# boom
+not ok 2 selftests: agentns: test_b # exit=1
+ok 3 selftests: agentns: test_c # SKIP no CONFIG_AGENT_NS
+# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:1 error:0
+"""
+
+
+def test_parse_tap_from_run_sh():
+    results, planned, bail = agentns_selftest.parse_tap(TAP_OUTPUT)
+    assert planned == 4 and bail is None
+    assert [(r["name"], r["status"]) for r in results] == [("test_a", "pass"), ("test_b", "fail"), ("test_c", "skip"), ("test_d", "fail")]
+    assert results[1]["rc"] == 3
+    assert results[1]["stdout"] == "line one\nline two\n"
+    assert results[2]["reason"] == "kernel has no agent namespaces"
+    assert results[3]["timed_out"] is True
+
+
+def test_parse_ktap_output_precedes_its_result():
+    results, planned, _bail = agentns_selftest.parse_tap(KTAP_OUTPUT)
+    assert planned == 3
+    assert [(r["name"], r["status"]) for r in results] == [
+        ("selftests: agentns: test_a", "pass"),
+        ("selftests: agentns: test_b", "fail"),
+        ("selftests: agentns: test_c", "skip"),
+    ]
+    assert results[0]["stdout"] == "selftests: agentns: test_a\nprobing\n"
+    assert results[1]["stdout"] == "boom\n"
+    assert results[2]["reason"] == "no CONFIG_AGENT_NS"
+
+
+def test_parse_tap_bail_out():
+    _results, planned, bail = agentns_selftest.parse_tap("TAP version 13\n1..2\nok 1 - a\nBail out! no /proc\n")
+    assert planned == 2
+    assert bail == "no /proc"
+
+
+@pytest.fixture
+def runner_suite(suite):
+    """The suite with the project's own tests/kernel/run.sh as its runner."""
+    shutil.copy(REAL_RUNNER, suite / "run.sh")
+    return suite
+
+
+@needs_tools
+def test_run_sh_is_the_runner_and_its_tap_is_parsed(run_module, runner_suite):
+    add_script(runner_suite, "test_hang.sh", "sleep 60")
+    result = run_module(agentns_selftest.main, {"suite_dir": str(runner_suite), "timeout": 2})
+    assert result["runner"] == "run.sh"
+    assert result["built"] is True
+    results = by_name(result)
+    assert set(results) == {"test_built", "test_fail.sh", "test_hang.sh", "test_noexec.sh", "test_pass.sh", "test_skip.sh"}
+    assert results["test_built"]["status"] == "pass"
+    assert results["test_pass.sh"]["stdout"] == "all good\n"
+    assert results["test_fail.sh"]["status"] == "fail"
+    assert results["test_fail.sh"]["rc"] == 3
+    assert "broken" in results["test_fail.sh"]["stdout"]
+    assert results["test_skip.sh"]["status"] == "skip"
+    assert results["test_skip.sh"]["reason"] == "no agent_session"
+    assert results["test_hang.sh"]["timed_out"] is True
+    assert result["failed"] is True
+    assert result["failed_tests"] == ["test_fail.sh", "test_hang.sh"]
+
+
+@needs_tools
+def test_run_sh_runs_only_the_selected_tests(run_module, runner_suite):
+    result = run_module(agentns_selftest.main, {"suite_dir": str(runner_suite), "build": False, "tests": ["test_pass", "test_skip.sh"]})
+    assert result.get("failed") is not True, result
+    assert result["runner"] == "run.sh"
+    assert [entry["name"] for entry in result["results"]] == ["test_pass.sh", "test_skip.sh"]
+    assert result["msg"] == "1 passed, 0 failed, 1 skipped"
+
+
+@needs_tools
+def test_runner_that_dies_early_fails_the_missing_tests(run_module, suite):
+    add_script(suite, "run.sh", 'echo "TAP version 13"; echo "1..2"; echo "ok 1 - test_pass.sh"; exit 139', executable=False)
+    result = run_module(agentns_selftest.main, {"suite_dir": str(suite), "build": False, "tests": ["test_pass", "test_skip"]})
+    assert result["failed"] is True
+    assert by_name(result)["test_pass.sh"]["status"] == "pass"
+    assert by_name(result)["test_skip.sh"]["status"] == "fail"
+    assert "stopped before reporting" in by_name(result)["test_skip.sh"]["reason"]
+
+
+def test_runner_run_sh_needs_run_sh(run_module, suite):
+    result = run_module(agentns_selftest.main, {"suite_dir": str(suite), "runner": "run.sh"})
+    assert result["failed"] is True
+    assert "has no run.sh" in result["msg"]

@@ -14,11 +14,22 @@ UNRELATED = "# site tuning\nvm.swappiness = 10\n\n; keep me\nnet.core.somaxconn=
 
 
 class Host:
-    """A temporary directory standing in for /proc and /etc/sysctl.d."""
+    """A temporary directory standing in for /proc, /etc, /run and /usr/lib."""
 
     def __init__(self, root, supported=True, enabled=1, max_lifetime=86400):
-        self.paths = agentns.HostPaths(proc=str(root / "proc"), boot=str(root / "boot"), dpkg_query=None)
-        self.conf = str(root / "etc" / "sysctl.d" / "60-agentns.conf")
+        self.root = root
+        self.etc_d = str(root / "etc" / "sysctl.d")
+        self.run_d = str(root / "run" / "sysctl.d")
+        self.lib_d = str(root / "usr" / "lib" / "sysctl.d")
+        self.sysctl_conf = str(root / "etc" / "sysctl.conf")
+        self.paths = agentns.HostPaths(
+            proc=str(root / "proc"),
+            boot=str(root / "boot"),
+            dpkg_query=None,
+            sysctl_dirs=(self.etc_d, self.run_d, self.lib_d),
+            sysctl_conf=self.sysctl_conf,
+        )
+        self.conf = os.path.join(self.etc_d, "60-agentns.conf")
         os.makedirs(os.path.join(self.paths.proc, "sys", "kernel"))
         with open(os.path.join(self.paths.proc, "sys", "kernel", "osrelease"), "w") as handle:
             handle.write("7.3.4-agentns-test\n" if supported else "6.1.0-28-amd64\n")
@@ -42,6 +53,12 @@ class Host:
         os.makedirs(os.path.dirname(self.conf), exist_ok=True)
         with open(self.conf, "w") as handle:
             handle.write(text)
+
+    def put(self, path, text):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
 
     def conf_text(self):
         if not os.path.exists(self.conf):
@@ -264,3 +281,239 @@ def test_existing_file_mode_is_kept(host, sysctl):
     os.chmod(host.conf, 0o600)
     sysctl(name="enabled", value=1)
     assert stat.S_IMODE(os.stat(host.conf).st_mode) == 0o600
+
+
+def warning_texts(result):
+    """Warnings as text; ansible-core 2.19 returns them as structured events."""
+    return [w if isinstance(w, str) else w.get("event", {}).get("msg", str(w)) for w in result.get("warnings", [])]
+
+
+def leftovers(directory):
+    return [name for name in os.listdir(directory) if name.startswith(".agentns_sysctl_")]
+
+
+# --- writing through a symlink (Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf)
+
+
+def test_symlinked_file_is_written_through(host, sysctl):
+    host.put(host.sysctl_conf, UNRELATED)
+    link = os.path.join(host.etc_d, "99-sysctl.conf")
+    os.makedirs(host.etc_d)
+    os.symlink("../sysctl.conf", link)
+    result = sysctl(name="enabled", value=1, sysctl_file=link)
+    assert result["changed"] is True
+    assert result["written_file"] == host.sysctl_conf
+    assert os.path.islink(link)
+    assert os.readlink(link) == "../sysctl.conf"
+    with open(host.sysctl_conf) as handle:
+        assert handle.read() == UNRELATED + "-kernel.agent_ns.enabled = 1\n"
+    # The link's own target is not a later file overriding it.
+    assert result["shadowed_by"] == {}
+    assert sysctl(name="enabled", value=1, sysctl_file=link)["changed"] is False
+
+
+# --- order of the work and what a failure reports
+
+
+def test_file_is_written_before_the_live_value(host, sysctl, monkeypatch):
+    host.set_runtime("enabled", 0)
+
+    def refuse(spec, value, paths):
+        raise agentns.AgentNSError(f"cannot write {value} to {paths.sysctl_file(spec)}: Permission denied")
+
+    monkeypatch.setattr(agentns, "write_runtime", refuse)
+    result = sysctl(name="enabled", value=1)
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["persisted_changed"] is True
+    assert result["runtime_changed"] is False
+    assert "was updated, the live value was not changed" in result["msg"]
+    assert host.conf_text().endswith("-kernel.agent_ns.enabled = 1\n")
+    assert host.runtime("enabled") == "0\n"
+
+
+def test_makedirs_failure_is_reported_and_changes_nothing(host, sysctl):
+    host.set_runtime("enabled", 0)
+    blocker = host.put(str(host.root / "etc" / "blocker"), "a file, not a directory\n")
+    result = sysctl(name="enabled", value=1, sysctl_file=os.path.join(blocker, "sub", "60-agentns.conf"))
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert "nothing was changed" in result["msg"]
+    assert host.runtime("enabled") == "0\n"
+
+
+def test_mkstemp_failure_is_reported_and_changes_nothing(host, sysctl, monkeypatch):
+    host.set_runtime("enabled", 0)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(agentns_sysctl.tempfile, "mkstemp", no_space)
+    result = sysctl(name="enabled", value=1)
+    assert result["failed"] is True
+    assert "No space left on device" in result["msg"]
+    assert host.conf_text() is None
+    assert host.runtime("enabled") == "0\n"
+
+
+def test_failed_atomic_move_leaves_no_temp_file(host, sysctl, monkeypatch):
+    from ansible.module_utils.basic import AnsibleModule
+
+    host.set_runtime("enabled", 0)
+    host.write_conf(UNRELATED)
+
+    def broken_move(self, src, dest, unsafe_writes=False, keep_dest_attrs=True):
+        self.fail_json(msg=f"Could not replace file: {src} to {dest}: read-only file system")
+
+    monkeypatch.setattr(AnsibleModule, "atomic_move", broken_move)
+    result = sysctl(name="enabled", value=1)
+    assert result["failed"] is True
+    assert leftovers(host.etc_d) == []
+    assert host.conf_text() == UNRELATED
+    assert host.runtime("enabled") == "0\n"
+
+
+# --- sysctl_file validation
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("relative/60-agentns.conf", "absolute"),
+        ("/SUBST/60-agentns", "NAME.conf"),
+        ("/SUBST/60-agentns.conf\n-kernel.agent_ns.enabled=0.conf", "control characters"),
+    ],
+)
+def test_bad_sysctl_file_fails_and_writes_nothing(host, sysctl, path, message):
+    host.set_runtime("enabled", 0)
+    result = sysctl(name="enabled", value=1, sysctl_file=path.replace("/SUBST", host.etc_d))
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert not os.path.exists(host.etc_d) or os.listdir(host.etc_d) == []
+    assert host.runtime("enabled") == "0\n"
+
+
+# --- content that must survive a rewrite
+
+
+def test_non_utf8_bytes_survive_and_diff_still_works(host, sysctl):
+    os.makedirs(host.etc_d)
+    original = b"# caf\xe9 (latin-1)\nvm.swappiness = 10\n"
+    with open(host.conf, "wb") as handle:
+        handle.write(original)
+    result = sysctl(name="enabled", value=1, _ansible_diff=True)
+    assert result.get("failed") is not True, result
+    file_diff = result["diff"][-1]
+    assert "caf\ufffd" in file_diff["before"]
+    assert file_diff["after"].endswith("-kernel.agent_ns.enabled = 1\n")
+    with open(host.conf, "rb") as handle:
+        assert handle.read() == original + b"-kernel.agent_ns.enabled = 1\n"
+
+
+def test_crlf_file_keeps_its_line_ends(host, sysctl):
+    host.set_runtime("enabled", 0)
+    os.makedirs(host.etc_d)
+    with open(host.conf, "wb") as handle:
+        handle.write(b"# windows\r\nkernel.agent_ns.enabled = 0\r\nvm.a = 1  # inline\r\n")
+    sysctl(name="enabled", value=1)
+    sysctl(name="max_lifetime", value=600)
+    with open(host.conf, "rb") as handle:
+        assert handle.read() == b"# windows\r\nkernel.agent_ns.enabled = 1\r\nvm.a = 1  # inline\r\n-kernel.agent_ns.max_lifetime = 600\r\n"
+
+
+# --- state: absent
+
+
+def test_absent_drops_our_lines_and_keeps_the_live_value(host, sysctl):
+    host.set_runtime("max_lifetime", 600)
+    host.write_conf(UNRELATED + "-kernel.agent_ns.max_lifetime = 600\nkernel.agent_ns.enabled = 1\n")
+    result = sysctl(name="max_lifetime", state="absent")
+    assert result["changed"] is True
+    assert result["persisted_changed"] is True
+    assert result["runtime_changed"] is False
+    assert result["persisted_value"] is None
+    assert host.conf_text() == UNRELATED + "kernel.agent_ns.enabled = 1\n"
+    assert host.runtime("max_lifetime") == "600\n"
+    assert sysctl(name="max_lifetime", state="absent")["changed"] is False
+
+
+def test_absent_with_reset_runtime_restores_the_kernel_default(host, sysctl):
+    host.set_runtime("max_lifetime", 600)
+    host.write_conf("-kernel.agent_ns.max_lifetime = 600\n")
+    result = sysctl(name="max_lifetime", state="absent", reset_runtime=True, _ansible_diff=True)
+    assert result["runtime_changed"] is True
+    assert host.runtime("max_lifetime") == "86400\n"
+    assert host.conf_text() == ""
+
+
+def test_absent_check_mode_and_missing_file(host, sysctl):
+    host.write_conf("kernel.agent_ns.enabled = 1\n")
+    assert sysctl(name="enabled", state="absent", _ansible_check_mode=True)["changed"] is True
+    assert host.conf_text() == "kernel.agent_ns.enabled = 1\n"
+    os.unlink(host.conf)
+    result = sysctl(name="enabled", state="absent")
+    assert result["changed"] is False
+    assert host.conf_text() is None
+
+
+def test_absent_refuses_a_value(host, sysctl):
+    result = sysctl(name="enabled", state="absent", value=1)
+    assert result["failed"] is True
+    assert "not allowed with state=absent" in result["msg"]
+
+
+# --- files that override ours at boot
+
+
+def test_later_file_setting_the_key_is_reported(host, sysctl):
+    later = host.put(os.path.join(host.etc_d, "99-local.conf"), "kernel.agent_ns.enabled = 0\n")
+    host.put(os.path.join(host.etc_d, "10-early.conf"), "kernel.agent_ns.enabled = 0\n")
+    result = sysctl(name="enabled", value=1)
+    assert result.get("failed") is not True
+    assert result["shadowed_by"] == {"kernel.agent_ns.enabled": later}
+    assert any(later in warning and "wins" in warning for warning in warning_texts(result))
+
+
+def test_fail_on_shadow_fails_before_changing_anything(host, sysctl):
+    host.set_runtime("enabled", 0)
+    host.put(os.path.join(host.run_d, "70-runtime.conf"), "-kernel/agent_ns/enabled=0\n")
+    result = sysctl(name="enabled", value=1, fail_on_shadow=True)
+    assert result["failed"] is True
+    assert "70-runtime.conf" in result["msg"]
+    assert host.conf_text() is None
+    assert host.runtime("enabled") == "0\n"
+
+
+def test_masked_and_earlier_files_do_not_shadow(host, sysctl):
+    # /etc/sysctl.d/80-x.conf masks /usr/lib/sysctl.d/80-x.conf, which is never read.
+    host.put(os.path.join(host.etc_d, "80-x.conf"), "vm.a = 1\n")
+    host.put(os.path.join(host.lib_d, "80-x.conf"), "kernel.agent_ns.enabled = 0\n")
+    # Ours masks the vendor file of the same name.
+    host.put(os.path.join(host.lib_d, "60-agentns.conf"), "kernel.agent_ns.enabled = 0\n")
+    host.put(os.path.join(host.lib_d, "50-early.conf"), "kernel.agent_ns.enabled = 0\n")
+    host.put(os.path.join(host.lib_d, "90-other-key.conf"), "kernel.agent_ns.max_lifetime = 5\n")
+    host.put(os.path.join(host.lib_d, "95-not-conf.txt"), "kernel.agent_ns.enabled = 0\n")
+    result = sysctl(name="enabled", value=1)
+    assert result["shadowed_by"] == {}
+    assert "warnings" not in result
+
+
+def test_file_masking_ours_and_sysctl_conf_shadow(host, sysctl):
+    ours = os.path.join(host.lib_d, "60-agentns.conf")
+    masking = host.put(os.path.join(host.etc_d, "60-agentns.conf"), "kernel.agent_ns.enabled = 0\n")
+    assert sysctl(name="enabled", value=1, sysctl_file=ours)["shadowed_by"] == {"kernel.agent_ns.enabled": masking}
+    os.unlink(masking)
+    host.put(host.sysctl_conf, "kernel.agent_ns.enabled = 0\n")
+    assert sysctl(name="enabled", value=1, sysctl_file=ours)["shadowed_by"] == {"kernel.agent_ns.enabled": host.sysctl_conf}
+
+
+def test_sysctl_conf_linked_from_sysctl_d_takes_the_link_s_place(host, sysctl):
+    # Debian: /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf, so sysctl.conf is read
+    # at 99-sysctl.conf's turn, before 99-zz.conf, not once more at the end.
+    host.put(host.sysctl_conf, "kernel.agent_ns.enabled = 0\n")
+    os.makedirs(host.etc_d)
+    os.symlink("../sysctl.conf", os.path.join(host.etc_d, "99-sysctl.conf"))
+    last = host.put(os.path.join(host.etc_d, "99-zz.conf"), "kernel.agent_ns.enabled = 0\n")
+    assert sysctl(name="enabled", value=1)["shadowed_by"] == {"kernel.agent_ns.enabled": last}
+    os.unlink(last)
+    assert sysctl(name="enabled", value=1)["shadowed_by"] == {"kernel.agent_ns.enabled": os.path.join(host.etc_d, "99-sysctl.conf")}

@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, the agentns contributors
+# GNU General Public License v2.0 only (see https://www.gnu.org/licenses/old-licenses/gpl-2.0.txt)
+# SPDX-License-Identifier: GPL-2.0-only
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: agentns_facts
+short_description: Gather agent namespace support, kernels and sysctls as facts
+version_added: 0.1.0
+description:
+  - Tells whether the running kernel has the agent namespace series, which agentns kernels are
+    installed, whether a reboot is needed to run the newest of them, the current
+    C(kernel.agent_ns.*) sysctls, and the session id and counters of the module's own process.
+  - The result is returned as facts under RV(ansible_facts.agentns), so it is available as
+    C(ansible_facts.agentns) for the rest of the play. M(agentns.fleet.agentns_info) returns the
+    same data as a plain result.
+  - Never changes anything on the host.
+  - A per-process file or sysctl with content that does not follow the agentns ABI is reported
+    as V(null) with a warning rather than failing the task; M(agentns.fleet.agentns_selftest)
+    is the tool that checks the ABI.
+author:
+  - agentns contributors (!UNKNOWN)
+options: {}
+attributes:
+  check_mode:
+    description: Only reads, so it runs the same way in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is nothing to show.
+    support: none
+  facts:
+    description: Returns the facts described in RV(ansible_facts.agentns).
+    support: full
+  platform:
+    description: Linux hosts; installed kernels are found in C(/boot) and, on Debian, through C(dpkg-query).
+    support: full
+    platforms: posix
+notes:
+  - The module's own process is in the namespace it was started in, so on a host where Ansible
+    does not run inside an agent namespace the session id is 32 zeros.
+  - An agentns kernel is one whose release contains C(agentns), as set through C(LOCALVERSION)
+    when the kernel package is built.
+seealso:
+  - module: agentns.fleet.agentns_info
+  - module: agentns.fleet.agentns_sysctl
+  - module: agentns.fleet.agentns_selftest
+"""
+
+EXAMPLES = r"""
+- name: Gather agent namespace facts
+  agentns.fleet.agentns_facts:
+
+- name: Reboot hosts that run an older kernel than the newest agentns one installed
+  ansible.builtin.reboot:
+  when: ansible_facts.agentns.reboot_pending
+
+- name: Insist on a running agentns kernel
+  ansible.builtin.assert:
+    that:
+      - ansible_facts.agentns.supported
+      - ansible_facts.agentns.sysctls.enabled == 1
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts about the agent namespace on the host.
+  returned: always
+  type: dict
+  contains:
+    agentns:
+      description: Agent namespace facts.
+      returned: always
+      type: dict
+      contains:
+        supported:
+          description: Whether the running kernel has the agent namespace series.
+          returned: always
+          type: bool
+          sample: true
+        running_kernel:
+          description: Release of the running kernel, as C(uname -r) prints it.
+          returned: always
+          type: str
+          sample: 7.3.4-agentns-1a2b3c4
+        running_agentns:
+          description: Whether the running kernel is an agentns build.
+          returned: always
+          type: bool
+          sample: true
+        installed_agentns_kernels:
+          description:
+            - Releases of the installed agentns kernels, from C(/boot/vmlinuz-*) and from the
+              installed C(linux-image-*agentns*) packages.
+            - Ordered oldest first by version, compared as C(dpkg --compare-versions) does.
+          returned: always
+          type: list
+          elements: str
+          sample: [7.3.4-agentns-1a2b3c4]
+        latest_agentns_kernel:
+          description: The last entry of RV(ansible_facts.agentns.installed_agentns_kernels), V(null) when there is none.
+          returned: always
+          type: str
+          sample: 7.3.4-agentns-1a2b3c4
+        reboot_pending:
+          description: Whether the newest installed agentns kernel is not the running one.
+          returned: always
+          type: bool
+          sample: false
+        sysctls:
+          description: Current sysctl values, V(null) without kernel support.
+          returned: always
+          type: dict
+          contains:
+            enabled:
+              description: Value of C(kernel.agent_ns.enabled).
+              returned: success
+              type: int
+              sample: 1
+            max_lifetime:
+              description: Value of C(kernel.agent_ns.max_lifetime) in seconds.
+              returned: success
+              type: int
+              sample: 86400
+        session_id:
+          description:
+            - Contents of C(/proc/self/agent_session) for the module's process, 32 lowercase hex digits.
+            - V(null) without kernel support.
+          returned: always
+          type: str
+          sample: '00000000000000000000000000000000'
+        in_agent_namespace:
+          description: Whether the module's process runs inside an agent namespace (a non-zero session id).
+          returned: always
+          type: bool
+          sample: false
+        namespace:
+          description: Target of C(/proc/self/ns/agent), V(null) without kernel support.
+          returned: always
+          type: str
+          sample: agent:[4026531840]
+        counters:
+          description: Contents of C(/proc/self/agent_counters), V(null) without kernel support.
+          returned: always
+          type: dict
+          sample:
+            total_syscalls: 1520
+            openat_count: 41
+            write_bytes: 0
+            connect_count: 0
+            unlink_count: 0
+            fork_count: 0
+            elapsed_ns: 73400000
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.agentns.fleet.plugins.module_utils import agentns
+
+
+def main(paths: agentns.HostPaths | None = None) -> None:
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    try:
+        facts = agentns.gather(module, paths or agentns.HostPaths())
+    except agentns.AgentNSError as exc:
+        module.fail_json(msg=to_native(exc))
+    module.exit_json(changed=False, ansible_facts={"agentns": facts})
+
+
+if __name__ == "__main__":
+    main()
