@@ -5,7 +5,7 @@
 #   scripts/test.sh              # everything
 #   scripts/test.sh lint unit    # only the named stages
 #
-# Stages: lint sanity unit vm vm-debug molecule
+# Stages: lint sanity unit package vm vm-debug molecule
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,7 @@ stage_lint() {
 	ruff check . && ruff format --check . &&
 		git ls-files -z '*.sh' | xargs -0 shellcheck -S warning &&
 		ansible-lint --profile production --offline &&
+		antsibull-changelog lint &&
 		scripts/apply-agentns.py --check &&
 		scripts/checkpatch.sh
 }
@@ -27,6 +28,27 @@ stage_sanity() { scripts/ansible-test-sanity.sh; }
 # pytest exits 5 when it collects nothing: that is a broken suite here.
 # test_vmtest.sh: the VM loop's verdicts against a faked QEMU.
 stage_unit() { python -m pytest -q tests/unit && tests/vm/test_vmtest.sh; }
+
+# The collection as Galaxy and AWX get it: the tarball builds and installs, and
+# ansible-builder makes an execution environment's build context from it (the
+# image itself needs podman or docker). The requirements the context's
+# introspection finds in the collection must hold no development tool.
+stage_package() {
+	local work tarball deps rc=0
+	work=$(mktemp -d) || return 1
+	ansible-galaxy collection build --output-path "$work" . &&
+		tarball=$(cd "$work" && echo agentns-fleet-*.tar.gz) &&
+		ANSIBLE_COLLECTIONS_PATH=$work/installed ansible-galaxy collection install -p "$work/installed" "$work/$tarball" &&
+		printf '%s\n' '---' 'version: 3' 'images:' '  base_image:' '    name: quay.io/ansible/awx-ee:latest' \
+			'dependencies:' '  galaxy:' '    collections:' "      - name: collections/$tarball" '        type: file' \
+			'additional_build_files:' "  - src: $tarball" '    dest: collections' >"$work/execution-environment.yml" &&
+		(cd "$work" && ansible-builder create) &&
+		deps=$(python3 "$work/context/_build/scripts/introspect.py" introspect "$work/installed") &&
+		printf '%s\n' "$deps" &&
+		! grep -Eiq 'ansible-lint|molecule|pytest|ruff|antsibull|ansible-builder' <<<"$deps" || rc=1
+	rm -rf "$work"
+	return "$rc"
+}
 
 stage_vm() { tests/vm/vmtest.sh; }
 stage_vm_debug() { tests/vm/vmtest.sh --debug; }
@@ -111,7 +133,7 @@ stage_molecule() {
 
 main() {
 	local -a stages=("$@")
-	((${#stages[@]})) || stages=(lint sanity unit vm vm-debug molecule)
+	((${#stages[@]})) || stages=(lint sanity unit package vm vm-debug molecule)
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
