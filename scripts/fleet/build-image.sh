@@ -144,6 +144,8 @@ mkdir -p "$images"
 
 work=
 cleanup() {
+	# A second Ctrl-C (or a TERM from whoever ran us) must not cut this short.
+	trap '' INT TERM HUP
 	stop_child
 	if [[ -n $work ]]; then
 		remove_work "$work"
