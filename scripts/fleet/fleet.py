@@ -638,7 +638,7 @@ def qemu_log_tail(vm: Vm) -> str:
         return ""
 
 
-def launch(vm: Vm, on_spawn: Callable[[Vm], None]) -> subprocess.Popen[bytes]:
+def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None]) -> subprocess.Popen[bytes]:
     """Start QEMU as our child in a session of its own; return once QMP answers.
 
     on_spawn runs right after the spawn, before anything can fail, so the pid
@@ -651,7 +651,7 @@ def launch(vm: Vm, on_spawn: Callable[[Vm], None]) -> subprocess.Popen[bytes]:
             raise FleetError(f"cannot start QEMU for {vm.name}: {err}") from None
     vm.pid = proc.pid
     vm.started = time.time()
-    on_spawn(vm)
+    on_spawn(vm, proc)
     start = time.monotonic()
     while proc.poll() is None:
         if qmp_status(vm) is not None:
@@ -673,7 +673,7 @@ def start_vm(
     taken: set[int],
     run_id: str,
     deadline: int,
-    on_spawn: Callable[[Vm], None],
+    on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None],
     on_failed: Callable[[Vm], None],
 ) -> tuple[Vm, subprocess.Popen[bytes]]:
     """Create the overlay and start QEMU; retry if the port got taken meanwhile."""
@@ -926,13 +926,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         taken = {vm.port for vm in state.machines.values()}
         started: list[tuple[Vm, subprocess.Popen[bytes]]] = []
 
-        def on_spawn(vm: Vm) -> None:
-            # Right after the spawn: whatever fails next, `down` and `reap` can stop it.
+        def on_spawn(vm: Vm, proc: subprocess.Popen[bytes]) -> None:
+            # Right after the spawn: whatever fails or interrupts us next, the
+            # cleanup below, `down` and `reap` can stop it.
+            started.append((vm, proc))
             state.machines[vm.name] = vm
             save_state(state)
             register(vm, state_dir)
 
         def on_failed(vm: Vm) -> None:
+            started[:] = [(other, proc) for other, proc in started if other is not vm]
             if vm.pid:
                 forget(state, vm)
 
@@ -944,8 +947,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     say(f"{spec.name} already running (pid {old.pid})")
                     continue
                 deadline = int(time.time() + lifetime)
-                vm, proc = start_vm(state_dir, image, spec, taken, run_id, deadline, on_spawn, on_failed)
-                started.append((vm, proc))
+                vm, _proc = start_vm(state_dir, image, spec, taken, run_id, deadline, on_spawn, on_failed)
                 say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port}, run {run_id})")
             wait_ssh(state, [watch_vm(vm, proc, offset=0) for vm, proc in started], args.timeout, args.stall_timeout)
             for vm, _proc in started:
