@@ -54,7 +54,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -729,15 +729,16 @@ class Watch:
     progress_at: float  # monotonic time of the last console growth
     login: bool = False
     qmp_at: float = 0.0
+    since: float = field(default_factory=time.monotonic)  # start of the wait
 
     def look(self, now: float) -> None:
         """Fail at once if the VM is dead; note console progress."""
         vm = self.vm
         if self.proc is not None and self.proc.poll() is not None:
             log = qemu_log_tail(vm)
-            raise boot_error(vm, 0, f"QEMU exited with status {self.proc.returncode}" + (f": {log}" if log else ""))
+            raise boot_error(vm, now - self.since, f"QEMU exited with status {self.proc.returncode}" + (f": {log}" if log else ""))
         if self.proc is None and not pid_is_ours(vm):
-            raise boot_error(vm, 0, f"QEMU (pid {vm.pid}) is gone")
+            raise boot_error(vm, now - self.since, f"QEMU (pid {vm.pid}) is gone")
         size = console_size(vm)
         if size > self.size:
             self.size, self.progress_at = size, now
@@ -747,9 +748,9 @@ class Watch:
             self.qmp_at = now
             status = qmp_status(vm)
             if status == "io-error":
-                raise boot_error(vm, 0, f"the guest is paused on a disk I/O error (QMP io-error): is the host disk full? {disk_free(vm)}")
+                raise boot_error(vm, now - self.since, f"the guest is paused on a disk I/O error (QMP io-error): is the host disk full? {disk_free(vm)}")
             if status in DEAD_STATES:
-                raise boot_error(vm, 0, f"the guest stopped (QMP status {status})")
+                raise boot_error(vm, now - self.since, f"the guest stopped (QMP status {status})")
 
 
 def read_console(vm: Vm, offset: int) -> bytes:

@@ -20,8 +20,8 @@ from fleet_testlib import fake_bin, fake_qemu_pids, load_fleet
 def fleet(monkeypatch):
     module = load_fleet()
     # The same waits, at test speed.
-    monkeypatch.setattr(module, "POLL_INTERVAL", 0.05)
-    monkeypatch.setattr(module, "QMP_POLL_INTERVAL", 0.1)
+    monkeypatch.setattr(module, "POLL_INTERVAL", 0.05, raising=False)
+    monkeypatch.setattr(module, "QMP_POLL_INTERVAL", 0.1, raising=False)
     return module
 
 

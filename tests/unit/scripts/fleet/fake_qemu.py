@@ -5,8 +5,9 @@
 Started through a wrapper that sets argv[0] to qemu-system-x86_64, so
 /proc/PID/cmdline looks like a real QEMU's. It honours the options fleet.py
 relies on: `-serial file:PATH` (the console log), `-qmp unix:PATH,...` (a QMP
-server: qmp_capabilities, query-status, system_reset, quit) and the SSH
-hostfwd port (a listener that sends an SSH banner once the "guest" is up).
+server: qmp_capabilities, query-status, system_reset, quit), the SSH hostfwd
+port (a listener that sends an SSH banner once the "guest" is up), and
+-daemonize/-pidfile (so the tests also run against older fleet.py versions).
 
 FAKE_QEMU_MODE picks the guest's behaviour:
   boot      prints a few lines, then "login:", then SSH answers (default)
@@ -146,6 +147,13 @@ def main() -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(qmp_path)
     server.listen(4)
+    if "-daemonize" in argv:  # as QEMU: the parent returns once the VM is set up
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        if option("-pidfile"):
+            with open(option("-pidfile"), "w") as pidfile:
+                pidfile.write(f"{os.getpid()}\n")
     threading.Thread(target=boot, args=(0,), daemon=True).start()
     while True:
         conn, _ = server.accept()
