@@ -289,9 +289,9 @@ def qemu_identity(argv: list[str] | None) -> tuple[str, int] | None:
             continue
         fields = {}
         for item in value.split(","):
-            key, _, rest = item.partition("=")
+            key, _sep, rest = item.partition("=")
             if key == "value":
-                name, _, text = rest.partition("=")
+                name, _sep, text = rest.partition("=")
                 fields[name] = text
         try:
             return fields[SMBIOS_RUN[:-1]], int(fields[SMBIOS_DEADLINE[:-1]])
@@ -436,7 +436,7 @@ def build_image() -> str:
     """Run build-image.sh; on a signal, let it stop its steps and remove its work dir."""
     proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True)
     try:
-        out, _ = proc.communicate()
+        out = proc.communicate()[0]
     except BaseException:
         # A terminal's Ctrl-C reached the script too; a TERM sent to us alone did not.
         with signals_held():
@@ -958,7 +958,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             with signals_held():
                 why = f"interrupted ({err})" if isinstance(err, Interrupted | KeyboardInterrupt) else "failed"
                 if started:
-                    say(f"up {why}: stopping {', '.join(vm.name for vm, _ in started)}")
+                    say(f"up {why}: stopping {', '.join(vm.name for vm, _proc in started)}")
                 for vm, proc in started:
                     try:
                         stop_vm(vm, proc)

@@ -64,7 +64,7 @@ def write(line: str) -> None:
 def serve_ssh(sock: socket.socket) -> None:
     while True:
         try:
-            conn, _ = sock.accept()
+            conn = sock.accept()[0]
         except OSError:
             return
         with conn:
@@ -156,7 +156,7 @@ def main() -> None:
                 pidfile.write(f"{os.getpid()}\n")
     threading.Thread(target=boot, args=(0,), daemon=True).start()
     while True:
-        conn, _ = server.accept()
+        conn = server.accept()[0]
         with conn:
             try:
                 serve_qmp(conn)

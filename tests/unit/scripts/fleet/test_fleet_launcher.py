@@ -209,7 +209,7 @@ def test_interrupted_up_stops_its_vms(env, signum, ignore_sigint):
     )
     assert wait_for(lambda: len(fake_qemu_pids(str(env["tmp"]))) == 2, 20)
     os.killpg(proc.pid, signum)
-    _, err = proc.communicate(timeout=30)
+    err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 128 + signum, err
     assert not fake_qemu_pids(str(env["tmp"]))
     assert registered_pids(env["cache"]) == []
@@ -245,7 +245,7 @@ wait
     )
     assert wait_for(work.exists, 10)
     proc.send_signal(signal.SIGTERM)  # to fleet.py alone, as Ansible or a CI runner does
-    _, err = proc.communicate(timeout=30)
+    err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 143, err
     assert not work.exists()
 
