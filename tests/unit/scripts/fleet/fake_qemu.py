@@ -151,6 +151,9 @@ def main() -> None:
         if os.fork():
             os._exit(0)
         os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
         if option("-pidfile"):
             with open(option("-pidfile"), "w") as pidfile:
                 pidfile.write(f"{os.getpid()}\n")
