@@ -17,6 +17,14 @@
 # tree is built with debootstrap, written into the partition with
 # `mkfs.ext4 -d` at a 1 MiB offset, and GRUB is installed from inside the
 # guest on a first boot through QEMU's direct kernel boot.
+#
+# Interrupting it (INT, TERM, HUP) stops every step it started (each runs in
+# a process group of its own, so QEMU under `timeout` is reached too) and
+# removes its work directory ($AGENTNS_CACHE_DIR/images/.build-*). Work
+# directories of builds that died without cleaning up are removed by the next
+# build. Only one build runs at a time: a second one waits for the lock, says
+# who holds it, and gives up after AGENTNS_IMAGE_LOCK_TIMEOUT seconds
+# (default 3600).
 set -euo pipefail
 
 suite=${AGENTNS_IMAGE_SUITE:-bookworm}
@@ -24,6 +32,7 @@ mirror=${AGENTNS_IMAGE_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${AGENTNS_IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 disk_mb=${AGENTNS_IMAGE_DISK_MB:-4096}
 firstboot_timeout=${AGENTNS_IMAGE_BOOT_TIMEOUT:-900}
+lock_timeout=${AGENTNS_IMAGE_LOCK_TIMEOUT:-3600}
 cache_root=${AGENTNS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agentns}
 
 # minbase plus what Ansible, testinfra and the kernel roles need on a host.
@@ -51,6 +60,77 @@ done
 
 log() { echo "build-image: $*" >&2; }
 
+# The step running now: `run` starts each long step as the leader of a new
+# session, so cleanup can stop the whole step (timeout, QEMU, debootstrap and
+# its chroot children) however deep it forks. The step never inherits fd 9,
+# the image lock: an orphaned step must not block the next build.
+child=
+run() {
+	local rc=0
+	setsid "$@" <&0 9>&- &
+	child=$!
+	wait "$child" || rc=$?
+	child=
+	return "$rc"
+}
+
+stop_child() {
+	[[ -n $child ]] || return 0
+	kill -TERM -- "-$child" 2>/dev/null || true
+	# Give the step 10 s to exit, then kill whatever is left of its group.
+	(
+		sleep 10
+		kill -KILL -- "-$child" 2>/dev/null
+	) 9>&- &
+	local killer=$!
+	wait "$child" 2>/dev/null || true
+	kill "$killer" 2>/dev/null || true
+	kill -KILL -- "-$child" 2>/dev/null || true
+	child=
+}
+
+# Remove a work directory: unmount whatever a step left mounted in it
+# (deepest first), and never let rm cross into a mount.
+remove_work() {
+	local dir=$1 mnt
+	while read -r mnt; do
+		umount -l "$mnt" || true
+	done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r || true)
+	rm -rf --one-file-system "$dir"
+}
+
+# Who has the lock file open (pid and command line), for a build that waits.
+lock_holders() {
+	local fd pid
+	for fd in /proc/[0-9]*/fd/*; do
+		[[ $(readlink "$fd" 2>/dev/null) == "$1" ]] || continue
+		pid=${fd#/proc/}
+		pid=${pid%%/*}
+		[[ $pid == "$$" ]] && continue
+		printf 'pid %s: %s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"
+	done | sort -u
+}
+
+take_lock() {
+	local lock=$1 waited=0 step
+	exec 9>>"$lock"
+	flock -n 9 && return 0
+	while :; do
+		if ((waited % 60 == 0)); then
+			log "waiting for the image lock $lock (${waited}s of ${lock_timeout}s); open by:"
+			{ lock_holders "$lock" || true; } 9>&- | sed 's/^/build-image:   /' >&2 9>&-
+		fi
+		if ((waited >= lock_timeout)); then
+			log "gave up after ${waited}s (AGENTNS_IMAGE_LOCK_TIMEOUT); if no build is running, a process above holds it by mistake"
+			exit 1
+		fi
+		# Short steps: a signal is handled only once flock returns.
+		step=$((lock_timeout - waited < 5 ? lock_timeout - waited : 5))
+		flock -w "$step" 9 && return 0
+		waited=$((waited + step))
+	done
+}
+
 self=$(readlink -f "${BASH_SOURCE[0]}")
 recipe_hash=$(
 	{
@@ -62,9 +142,22 @@ images=$cache_root/images
 out=$images/$recipe_hash
 mkdir -p "$images"
 
+work=
+cleanup() {
+	# A second Ctrl-C (or a TERM from whoever ran us) must not cut this short.
+	trap '' INT TERM HUP
+	stop_child
+	if [[ -n $work ]]; then
+		remove_work "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 # Two runs asking for the image at once must not build it twice.
-exec 9>"$images/.lock"
-flock 9
+take_lock "$images/.lock"
 
 if [[ $force == 0 && -f $out/base.qcow2 && -f $out/manifest.json ]]; then
 	log "reusing cached image $out (recipe $recipe_hash)"
@@ -83,26 +176,22 @@ if [[ $(id -u) != 0 ]]; then
 	exit 1
 fi
 
+# Every build holds the lock, so a work directory seen now is from a build
+# that was killed before it could clean up.
+for stale in "$images"/.build-*; do
+	[[ -d $stale ]] || continue
+	log "removing $stale, left by an interrupted build"
+	remove_work "$stale"
+done
+
 start=$(date +%s)
 work=$(mktemp -d "$images/.build-$recipe_hash.XXXXXX")
 root=$work/root
 
-cleanup() {
-	# Unmount whatever a failed step left mounted in the tree (deepest first),
-	# and never let rm cross into a mount.
-	local mnt
-	while read -r mnt; do
-		umount -l "$mnt" || true
-	done < <(findmnt -rn -o TARGET | grep -F "$root/" | sort -r || true)
-	rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-in_root() { LC_ALL=C DEBIAN_FRONTEND=noninteractive chroot "$root" "$@"; }
+in_root() { run env LC_ALL=C DEBIAN_FRONTEND=noninteractive chroot "$root" "$@"; }
 
 log "debootstrap $suite from $mirror into $root"
-debootstrap --variant=minbase --components=main \
+run debootstrap --variant=minbase --components=main \
 	--include="$(
 		IFS=,
 		echo "${packages[*]}"
@@ -269,12 +358,12 @@ log "writing the ${disk_mb} MiB disk (partition 1 from sector 2048)"
 raw=$work/disk.raw
 truncate -s "${disk_mb}M" "$raw"
 echo 'start=2048, type=83, bootable' | sfdisk -q --label dos "$raw"
-mkfs.ext4 -q -F -L agentns-root -U "$root_uuid" -d "$root" \
+run mkfs.ext4 -q -F -L agentns-root -U "$root_uuid" -d "$root" \
 	-E offset=1048576 "$raw" "$(((disk_mb - 1) * 1024))k"
 
 log "first boot: grub-install inside the guest (TCG, up to ${firstboot_timeout}s)"
 rc=0
-timeout "$firstboot_timeout" qemu-system-x86_64 \
+run timeout "$firstboot_timeout" qemu-system-x86_64 \
 	-machine pc -accel tcg -smp 1 -m 1024 \
 	-nodefaults -display none -no-reboot \
 	-kernel "$work/vmlinuz-$kver" -initrd "$work/initrd.img-$kver" \
@@ -290,7 +379,7 @@ fi
 
 log "converting to qcow2"
 # Compressed: a third of the size, and no slower to boot under TCG.
-qemu-img convert -c -f raw -O qcow2 "$raw" "$work/base.qcow2"
+run qemu-img convert -c -f raw -O qcow2 "$raw" "$work/base.qcow2"
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -9,11 +9,29 @@ socket lets `reset` power-cycle a VM the way a BMC would.
 All state (ports, pids, paths) lives in STATE_DIR/state.json; `down` stops
 only the QEMU processes recorded there.
 
+QEMU runs as a child of `up` in a session of its own (no -daemonize), so an
+interrupted `up` (INT, TERM, HUP) stops the VMs it started. Every VM carries
+its run's id ($AGENTNS_RUN_ID, else a fresh one per `up`) and a deadline
+($AGENTNS_FLEET_MAX_LIFETIME seconds from its start, default 10800) on its
+QEMU command line, and is listed in a registry shared by every checkout
+($AGENTNS_CACHE_DIR/fleet/registry/PID.json). `reap` stops the expired VMs
+of any checkout, or every VM of one run (--run-id), after checking the pid's
+command line; `up` reaps expired VMs before it starts new ones.
+
+Waits tell slow from dead: while waiting for SSH they watch the serial
+console grow and reach `login:` and ask QMP `query-status`. A VM that exits,
+stops, pauses on an I/O error (full disk) or prints nothing for
+--stall-timeout seconds ($AGENTNS_FLEET_STALL_TIMEOUT, default 240) fails at
+once; a VM that makes progress gets up to --timeout seconds
+($AGENTNS_FLEET_BOOT_TIMEOUT, default 900: a boot to SSH took 170-185 s and a
+reset --wait 340 s with two scenarios on 2 cores).
+
     fleet.py up --count 2 --name vm --state-dir DIR
     fleet.py inventory --state-dir DIR > hosts.yml
     fleet.py reset vm-1 --wait --state-dir DIR
     fleet.py ssh --state-dir DIR vm-1 uname -r   (options before the name)
     fleet.py down --state-dir DIR
+    fleet.py reap [--run-id ID]
 
 --state-dir defaults to $AGENTNS_FLEET_STATE_DIR, else build/fleet.
 """
@@ -24,16 +42,19 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +74,20 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 MAX_SOCKET_PATH = 100
 CONSOLE_TAIL_LINES = 40
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Za-z0-9])")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# The timeouts, in one place (see the module docstring for where they come from).
+DEFAULT_MAX_LIFETIME = 10800.0
+DEFAULT_BOOT_TIMEOUT = 900.0
+DEFAULT_STALL_TIMEOUT = 240.0
+QEMU_START_TIMEOUT = 60.0  # until QMP answers after the spawn
+BUILD_CLEANUP_TIMEOUT = 60.0  # for build-image.sh to clean up after a signal
+POLL_INTERVAL = 1.0
+QMP_POLL_INTERVAL = 5.0
+# QMP run states in which the guest will never boot on its own.
+DEAD_STATES = {"shutdown", "internal-error", "guest-panicked"}
+SMBIOS_RUN = "agentns-run="
+SMBIOS_DEADLINE = "agentns-deadline="
 
 
 def say(message: str) -> None:
@@ -62,6 +97,79 @@ def say(message: str) -> None:
 
 class FleetError(Exception):
     """A failure to report to the user without a traceback."""
+
+
+class Interrupted(BaseException):
+    """INT, TERM or HUP arrived: stop what this command started, then exit."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Turn INT/TERM/HUP into Interrupted, even where they were ignored.
+
+    A background job of a non-interactive shell (scripts/test.sh, a CI step)
+    starts with SIGINT ignored; a Ctrl-C must still stop the VMs it started.
+    """
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Let a cleanup run to its end: a second Ctrl-C must not cut it short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FleetError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise FleetError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def cache_dir() -> Path:
+    """$AGENTNS_CACHE_DIR, else ~/.cache/agentns (as build-image.sh)."""
+    if os.environ.get("AGENTNS_CACHE_DIR"):
+        return Path(os.environ["AGENTNS_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "agentns"
+
+
+def registry_dir() -> Path:
+    return cache_dir() / "fleet" / "registry"
+
+
+def new_run_id() -> str:
+    run_id = os.environ.get("AGENTNS_RUN_ID") or uuid.uuid4().hex
+    if not RUN_ID_RE.match(run_id):
+        raise FleetError(f"invalid run id {run_id!r} (AGENTNS_RUN_ID: letters, digits, '.', '_', '-')")
+    return run_id
 
 
 @dataclass
@@ -86,11 +194,14 @@ class Vm:
     extra_disk: str | None
     console: str
     qmp: str
-    pidfile: str
     memory: int
     smp: int
     started: float
     ssh_ready_seconds: float | None = None
+    run_id: str = ""
+    deadline: int = 0
+    log: str = ""
+    pidfile: str = ""  # only VMs of older versions (-daemonize) have one
 
 
 @dataclass
@@ -116,8 +227,12 @@ def load_state(state_dir: Path) -> State:
     path = state_dir / STATE_FILE
     if not path.exists():
         return State(path=path, vms={})
-    raw = json.loads(path.read_text())
-    vms = {name: Vm(**vm) for name, vm in raw.get("vms", {}).items()}
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise FleetError(f"cannot read {path}: {err}") from None
+    known = set(Vm.__dataclass_fields__)
+    vms = {name: Vm(**{k: v for k, v in vm.items() if k in known}) for name, vm in raw.get("vms", {}).items()}
     return State(path=path, image=raw.get("image", ""), key=raw.get("key", ""), vms=vms)
 
 
@@ -152,13 +267,71 @@ def get_vm(state: State, name: str) -> Vm:
 # --- processes and sockets --------------------------------------------------
 
 
+def cmdline_of(pid: int) -> list[str] | None:
+    """The argv of a live process, None if there is none (zombies have none)."""
+    if pid <= 0:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    if not raw:
+        return None
+    return [arg.decode(errors="replace") for arg in raw.rstrip(b"\0").split(b"\0")]
+
+
+def qemu_identity(argv: list[str] | None) -> tuple[str, int] | None:
+    """(run id, deadline) if argv is a QEMU of this fleet, read from its -smbios."""
+    if not argv or not os.path.basename(argv[0]).startswith("qemu-system"):
+        return None
+    for flag, value in itertools.pairwise(argv):
+        if flag != "-smbios" or SMBIOS_RUN not in value:
+            continue
+        fields = {}
+        for item in value.split(","):
+            key, _sep, rest = item.partition("=")
+            if key == "value":
+                name, _sep, text = rest.partition("=")
+                fields[name] = text
+        try:
+            return fields[SMBIOS_RUN[:-1]], int(fields[SMBIOS_DEADLINE[:-1]])
+        except (KeyError, ValueError):
+            return None
+    return None
+
+
 def pid_is_ours(vm: Vm) -> bool:
     """True if vm.pid is alive and still the QEMU we started (pids get reused)."""
-    try:
-        cmdline = Path(f"/proc/{vm.pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    argv = cmdline_of(vm.pid)
+    if argv is None:
         return False
-    return any(b"qemu-system" in arg for arg in cmdline[:1]) and vm.pidfile.encode() in cmdline
+    if not vm.run_id:  # started by an older version with -daemonize -pidfile
+        return os.path.basename(argv[0]).startswith("qemu-system") and bool(vm.pidfile) and vm.pidfile in argv
+    return qemu_identity(argv) == (vm.run_id, vm.deadline) and any(vm.overlay in arg for arg in argv)
+
+
+def signal_if(pid: int, check: Callable[[list[str] | None], bool], sig: int) -> bool:
+    """Send sig to pid if its command line passes check; never to a reused pid.
+
+    The pidfd is taken before the check, so a pid that is reused after the
+    check cannot receive the signal.
+    """
+    pidfd = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(pid)
+    try:
+        if not check(cmdline_of(pid)):
+            return False
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, sig)
+        else:
+            os.kill(pid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def free_port(taken: set[int]) -> int:
@@ -198,19 +371,40 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> dic
         sock.settimeout(10)
         sock.connect(path)
         reader = sock.makefile("r")
-        json.loads(reader.readline())  # greeting
+        if not reader.readline():  # greeting
+            raise FleetError(f"QMP socket {path} closed")
         for execute, args in (("qmp_capabilities", None), (command, arguments)):
             msg: dict[str, Any] = {"execute": execute}
             if args:
                 msg["arguments"] = args
             sock.sendall(json.dumps(msg).encode() + b"\n")
             while True:
-                reply = json.loads(reader.readline())
+                line = reader.readline()
+                if not line:
+                    raise FleetError(f"QMP socket {path} closed")
+                reply = json.loads(line)
                 if "event" not in reply:
                     break
             if "error" in reply:
                 raise FleetError(f"QMP {execute} failed: {reply['error']}")
         return reply
+
+
+def qmp_status(vm: Vm) -> str | None:
+    """QMP query-status (running, paused, io-error, shutdown, ...); None if QMP does not answer."""
+    try:
+        reply = qmp(vm.qmp, "query-status")
+    except (OSError, ValueError, FleetError):
+        return None
+    status = reply.get("return", {}).get("status")
+    return str(status) if status else None
+
+
+def console_size(vm: Vm) -> int:
+    try:
+        return os.stat(vm.console).st_size
+    except OSError:
+        return 0
 
 
 def console_tail(vm: Vm, lines: int = CONSOLE_TAIL_LINES) -> str:
@@ -232,13 +426,125 @@ def ensure_image(image: str | None) -> Path:
     if image:
         path = Path(image).resolve()
     else:
-        done = subprocess.run(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True, check=False)
-        if done.returncode != 0:
-            raise FleetError(f"{BUILD_IMAGE} failed (exit {done.returncode})")
-        path = Path(done.stdout.strip().splitlines()[-1])
+        path = Path(build_image())
     if not (path / "base.qcow2").is_file():
         raise FleetError(f"no base.qcow2 in {path}")
     return path
+
+
+def build_image() -> str:
+    """Run build-image.sh; on a signal, let it stop its steps and remove its work dir."""
+    proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True)
+    try:
+        out = proc.communicate()[0]
+    except BaseException:
+        # A terminal's Ctrl-C reached the script too; a TERM sent to us alone did not.
+        with signals_held():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=BUILD_CLEANUP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                say(f"{BUILD_IMAGE} did not clean up within {BUILD_CLEANUP_TIMEOUT:.0f}s; killing it")
+                proc.kill()
+                proc.wait()
+        raise
+    lines = out.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise FleetError(f"{BUILD_IMAGE} failed (exit {proc.returncode})")
+    return lines[-1]
+
+
+# --- the registry of VMs of every checkout ------------------------------------
+
+
+@contextlib.contextmanager
+def registry_locked() -> Iterator[Path]:
+    path = registry_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield path
+
+
+def register(vm: Vm, state_dir: Path) -> None:
+    """Note a started VM where the reaper of any checkout finds it."""
+    path = registry_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    record = {
+        "pid": vm.pid,
+        "run_id": vm.run_id,
+        "deadline": vm.deadline,
+        "name": vm.name,
+        "state_dir": str(state_dir.resolve()),
+        "checkout": str(REPO),
+        "overlay": vm.overlay,
+        "extra_disk": vm.extra_disk,
+        "qmp": vm.qmp,
+        "console": vm.console,
+        "started": vm.started,
+    }
+    tmp = path / f".{vm.pid}.tmp"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path / f"{vm.pid}.json")
+
+
+def unregister(pid: int) -> None:
+    (registry_dir() / f"{pid}.json").unlink(missing_ok=True)
+
+
+def kill_qemu(pid: int, identity: tuple[str, int]) -> bool:
+    """TERM, then KILL, the QEMU at pid if it still has this identity; True once gone."""
+
+    def same(argv: list[str] | None) -> bool:
+        return qemu_identity(argv) == identity
+
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        if not signal_if(pid, same, sig):
+            return True
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not same(cmdline_of(pid)):
+                return True
+            time.sleep(0.1)
+    return not same(cmdline_of(pid))
+
+
+def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """Stop the registered VMs that are past their deadline, or of run_id.
+
+    A pid counts only if its command line still carries the run id and the
+    deadline recorded for it; records of VMs that are gone are dropped.
+    """
+    now = time.time() if now is None else now
+    reaped = []
+    with registry_locked() as path:
+        for entry in sorted(path.glob("*.json")):
+            try:
+                record = json.loads(entry.read_text())
+                pid = int(record["pid"])
+                recorded = (str(record["run_id"]), int(record["deadline"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                entry.unlink(missing_ok=True)
+                continue
+            identity = qemu_identity(cmdline_of(pid))
+            if identity != recorded:
+                entry.unlink(missing_ok=True)  # gone, or the pid is someone else's now
+                continue
+            expired = recorded[1] <= now
+            if not expired and recorded[0] != run_id:
+                continue
+            why = f"expired {now - recorded[1]:.0f}s ago" if expired else f"of run {run_id}"
+            if not kill_qemu(pid, recorded):
+                say(f"could not stop QEMU pid {pid} ({record.get('name')}, {why})")
+                continue
+            for disk in (record.get("overlay"), record.get("extra_disk"), record.get("qmp")):
+                if disk:
+                    Path(disk).unlink(missing_ok=True)
+            entry.unlink(missing_ok=True)
+            say(f"reaped {record.get('name')} (pid {pid}, run {recorded[0]}, {why}; state dir {record.get('state_dir')})")
+            reaped.append(record)
+    return reaped
 
 
 # --- starting VMs -----------------------------------------------------------
@@ -261,21 +567,28 @@ def qemu_argv(vm: Vm) -> list[str]:
         ("-device", "i6300esb"),
         ("-watchdog-action", "reset"),
         ("-qmp", f"unix:{vm.qmp},server=on,wait=off"),
-        ("-pidfile", vm.pidfile),
+        # Who owns this QEMU and until when: the reaper checks these (OEM strings, type 11).
+        ("-smbios", f"type=11,value={SMBIOS_RUN}{vm.run_id},value={SMBIOS_DEADLINE}{vm.deadline}"),
     ]
     if vm.extra_disk:
         options.append(("-drive", f"file={vm.extra_disk},format=qcow2,if=virtio,cache=unsafe"))
-    argv = ["qemu-system-x86_64", "-nodefaults", "-daemonize"]
+    argv = ["qemu-system-x86_64", "-nodefaults"]
     for flag, value in options:
         argv += [flag, value]
     return argv
 
 
 def qemu_img(*args: str) -> None:
-    subprocess.run(["qemu-img", *args], check=True, stdout=subprocess.DEVNULL)
+    try:
+        done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise FleetError(f"cannot run qemu-img: {err} (run scripts/bootstrap.sh)") from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip() or "no message"
+        raise FleetError(f"qemu-img {' '.join(args)} failed (exit {done.returncode}): {detail}")
 
 
-def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int) -> Vm:
+def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int, run_id: str, deadline: int) -> Vm:
     vm_dir = (state_dir / spec.name).resolve()
     vm_dir.mkdir(parents=True, exist_ok=True)
     overlay = vm_dir / "disk.qcow2"
@@ -297,7 +610,9 @@ def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int) -> Vm:
         extra.unlink(missing_ok=True)
         qemu_img("create", "-q", "-f", "qcow2", str(extra), f"{spec.extra_disk_gb}G")
     qmp_path = qmp_socket_path(vm_dir)
-    qmp_path.unlink(missing_ok=True)
+    # A console log of an earlier boot must not pass for this one's progress.
+    for stale in (qmp_path, vm_dir / "console.log", vm_dir / "qemu.log"):
+        stale.unlink(missing_ok=True)
     return Vm(
         name=spec.name,
         port=port,
@@ -307,32 +622,69 @@ def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int) -> Vm:
         extra_disk=str(extra) if extra else None,
         console=str(vm_dir / "console.log"),
         qmp=str(qmp_path),
-        pidfile=str(vm_dir / "qemu.pid"),
         memory=spec.memory,
         smp=spec.smp,
         started=0.0,
+        run_id=run_id,
+        deadline=deadline,
+        log=str(vm_dir / "qemu.log"),
     )
 
 
-def launch(vm: Vm) -> None:
-    done = subprocess.run(qemu_argv(vm), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise FleetError(f"QEMU for {vm.name} failed to start:\n{done.stderr.strip()}")
-    vm.pid = int(Path(vm.pidfile).read_text().strip())
+def qemu_log_tail(vm: Vm) -> str:
+    try:
+        return "\n".join(Path(vm.log).read_text(errors="replace").strip().splitlines()[-20:])
+    except OSError:
+        return ""
+
+
+def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None]) -> subprocess.Popen[bytes]:
+    """Start QEMU as our child in a session of its own; return once QMP answers.
+
+    on_spawn runs right after the spawn, before anything can fail, so the pid
+    is on record (state.json, registry) whatever happens next.
+    """
+    with open(vm.log, "wb") as log:
+        try:
+            proc = subprocess.Popen(qemu_argv(vm), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as err:
+            raise FleetError(f"cannot start QEMU for {vm.name}: {err}") from None
+    vm.pid = proc.pid
     vm.started = time.time()
+    on_spawn(vm, proc)
+    start = time.monotonic()
+    while proc.poll() is None:
+        if qmp_status(vm) is not None:
+            return proc
+        if time.monotonic() - start > QEMU_START_TIMEOUT:
+            break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        raise FleetError(f"QEMU for {vm.name} (pid {vm.pid}) did not answer on QMP within {QEMU_START_TIMEOUT:.0f}s:\n{qemu_log_tail(vm)}")
+    raise FleetError(f"QEMU for {vm.name} failed to start (exit {proc.returncode}):\n{qemu_log_tail(vm)}")
 
 
-def start_vm(state_dir: Path, image: Path, spec: VmSpec, taken: set[int]) -> Vm:
+def start_vm(
+    state_dir: Path,
+    image: Path,
+    spec: VmSpec,
+    taken: set[int],
+    run_id: str,
+    deadline: int,
+    on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None],
+    on_failed: Callable[[Vm], None],
+) -> tuple[Vm, subprocess.Popen[bytes]]:
     """Create the overlay and start QEMU; retry if the port got taken meanwhile."""
     for _attempt in range(5):
-        vm = prepare_vm(state_dir, image, spec, free_port(taken))
+        vm = prepare_vm(state_dir, image, spec, free_port(taken), run_id, deadline)
         try:
-            launch(vm)
+            return vm, launch(vm, on_spawn)
         except FleetError as err:
+            on_failed(vm)  # QEMU is gone: launch reaped it
             if "hostfwd" not in str(err) and "forward" not in str(err):
                 raise
-            continue
-        return vm
     raise FleetError(f"could not find a free SSH port for {spec.name}")
 
 
@@ -358,31 +710,112 @@ def ssh_login_works(state: State, vm: Vm) -> bool:
         return False
 
 
-def timeout_error(vm: Vm, timeout: float, why: str) -> FleetError:
+def boot_error(vm: Vm, seconds: float, why: str) -> FleetError:
     return FleetError(
-        f"VM {vm.name}: {why} after {timeout:.0f}s (SSH port {vm.port}).\n"
+        f"VM {vm.name}: {why} ({seconds:.0f}s into the wait, SSH port {vm.port}).\n"
         f"Console log: {vm.console}\n"
         f"--- last {CONSOLE_TAIL_LINES} console lines ---\n{console_tail(vm)}"
     )
 
 
-def wait_ssh(state: State, vms: list[Vm], timeout: float, since: float | None = None) -> None:
-    """Wait until every VM accepts an SSH login; fail naming the console log."""
+@dataclass
+class Watch:
+    """What a wait has seen of one VM's boot."""
+
+    vm: Vm
+    proc: subprocess.Popen[bytes] | None
+    offset: int  # console bytes written before this boot
+    size: int
+    progress_at: float  # monotonic time of the last console growth
+    login: bool = False
+    qmp_at: float = 0.0
+    since: float = field(default_factory=time.monotonic)  # start of the wait
+
+    def look(self, now: float) -> None:
+        """Fail at once if the VM is dead; note console progress."""
+        vm = self.vm
+        if self.proc is not None and self.proc.poll() is not None:
+            log = qemu_log_tail(vm)
+            raise boot_error(vm, now - self.since, f"QEMU exited with status {self.proc.returncode}" + (f": {log}" if log else ""))
+        if self.proc is None and not pid_is_ours(vm):
+            raise boot_error(vm, now - self.since, f"QEMU (pid {vm.pid}) is gone")
+        size = console_size(vm)
+        if size > self.size:
+            self.size, self.progress_at = size, now
+            if not self.login:
+                self.login = b"login:" in read_console(vm, self.offset)
+        if now - self.qmp_at >= QMP_POLL_INTERVAL:
+            self.qmp_at = now
+            status = qmp_status(vm)
+            if status == "io-error":
+                raise boot_error(vm, now - self.since, f"the guest is paused on a disk I/O error (QMP io-error): is the host disk full? {disk_free(vm)}")
+            if status in DEAD_STATES:
+                raise boot_error(vm, now - self.since, f"the guest stopped (QMP status {status})")
+
+
+def read_console(vm: Vm, offset: int) -> bytes:
+    try:
+        with open(vm.console, "rb") as console:
+            console.seek(offset)
+            return console.read()
+    except OSError:
+        return b""
+
+
+def disk_free(vm: Vm) -> str:
+    try:
+        free = shutil.disk_usage(Path(vm.overlay).parent).free
+    except OSError:
+        return ""
+    return f"{free // 2**20} MiB free under {Path(vm.overlay).parent}"
+
+
+def wait_ssh(
+    state: State,
+    watches: list[Watch],
+    timeout: float,
+    stall_timeout: float,
+    since: float | None = None,
+) -> None:
+    """Wait until every VM accepts an SSH login; fail early when one is dead.
+
+    Dead: QEMU exited, QMP reports a stopped guest or an I/O error, or the
+    console printed nothing for stall_timeout. Slow (the console grows) is
+    given up to timeout.
+    """
     start = time.monotonic()
-    waiting = {vm.name: vm for vm in vms}
+    waiting = {watch.vm.name: watch for watch in watches}
     while waiting:
-        for name, vm in list(waiting.items()):
-            if not pid_is_ours(vm):
-                raise timeout_error(vm, time.monotonic() - start, "QEMU exited")
+        now = time.monotonic()
+        for name, watch in list(waiting.items()):
+            vm = watch.vm
+            watch.look(now)
             if ssh_banner(vm.port) and ssh_login_works(state, vm):
                 vm.ssh_ready_seconds = round(time.time() - (since or vm.started), 1)
                 say(f"{name} ready on port {vm.port} after {vm.ssh_ready_seconds}s")
                 del waiting[name]
-        if waiting and time.monotonic() - start > timeout:
-            vm = next(iter(waiting.values()))
-            raise timeout_error(vm, timeout, "SSH not ready")
-        if waiting:
-            time.sleep(1)
+                continue
+            quiet = time.monotonic() - watch.progress_at
+            if quiet > stall_timeout:
+                why = (
+                    f"the console reached login: but SSH did not answer for {quiet:.0f}s"
+                    if watch.login
+                    else f"no console output for {quiet:.0f}s (stall timeout {stall_timeout:.0f}s): the boot is stuck"
+                )
+                raise boot_error(vm, time.monotonic() - start, why)
+        if not waiting:
+            break
+        elapsed = time.monotonic() - start
+        if elapsed > timeout:
+            watch = next(iter(waiting.values()))
+            state_now = "reached login: but SSH is not ready" if watch.login else "still booting (the console is growing)"
+            raise boot_error(watch.vm, elapsed, f"SSH not ready within the {timeout:.0f}s timeout; {state_now}")
+        time.sleep(POLL_INTERVAL)
+
+
+def watch_vm(vm: Vm, proc: subprocess.Popen[bytes] | None = None, offset: int | None = None) -> Watch:
+    size = console_size(vm) if offset is None else offset
+    return Watch(vm=vm, proc=proc, offset=size, size=size, progress_at=time.monotonic())
 
 
 def set_hostname(state: State, vm: Vm) -> None:
@@ -410,20 +843,28 @@ def wait_gone(vm: Vm, seconds: float) -> bool:
     return not pid_is_ours(vm)
 
 
-def stop_vm(vm: Vm) -> None:
+def stop_vm(vm: Vm, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Stop one QEMU: QMP quit, then SIGTERM, then SIGKILL, by recorded pid."""
-    if not pid_is_ours(vm):
-        return
-    with contextlib.suppress(OSError, FleetError, ValueError):
-        qmp(vm.qmp, "quit")
-    if wait_gone(vm, 10):
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(vm.pid, sig)
-        if wait_gone(vm, 5):
+    try:
+        if not pid_is_ours(vm):
             return
-    raise FleetError(f"VM {vm.name}: QEMU pid {vm.pid} did not exit")
+        with contextlib.suppress(OSError, FleetError, ValueError):
+            qmp(vm.qmp, "quit")
+        if wait_gone(vm, 10):
+            return
+
+        def ours(_argv: list[str] | None) -> bool:
+            return pid_is_ours(vm)
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            signal_if(vm.pid, ours, sig)
+            if wait_gone(vm, 5):
+                return
+        raise FleetError(f"VM {vm.name}: QEMU pid {vm.pid} did not exit")
+    finally:
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1)
 
 
 def remove_disks(vm: Vm) -> None:
@@ -431,6 +872,15 @@ def remove_disks(vm: Vm) -> None:
         if disk:
             Path(disk).unlink(missing_ok=True)
     Path(vm.qmp).unlink(missing_ok=True)
+
+
+def forget(state: State, vm: Vm) -> None:
+    """Drop a stopped VM: its disks, its registry record, its state entry."""
+    remove_disks(vm)
+    unregister(vm.pid)
+    if state.machines.get(vm.name) is vm:
+        del state.machines[vm.name]
+    save_state(state)
 
 
 # --- commands ---------------------------------------------------------------
@@ -464,6 +914,9 @@ def parse_specs(args: argparse.Namespace) -> list[VmSpec]:
 def cmd_up(args: argparse.Namespace) -> int:
     specs = parse_specs(args)
     state_dir = Path(args.state_dir)
+    run_id = new_run_id()
+    lifetime = env_seconds("AGENTNS_FLEET_MAX_LIFETIME", DEFAULT_MAX_LIFETIME)
+    reap()  # expired VMs of any checkout, before this run takes CPU and memory
     with locked(state_dir):
         state = load_state(state_dir)
         image = ensure_image(args.image)
@@ -472,39 +925,85 @@ def cmd_up(args: argparse.Namespace) -> int:
             raise FleetError(f"{state_dir} runs {running} from {state.image}; run down first")
         state.image, state.key = str(image), str(image / "id_ed25519")
         taken = {vm.port for vm in state.machines.values()}
-        started = []
-        for spec in specs:
-            old = state.machines.get(spec.name)
-            if old and pid_is_ours(old):
-                say(f"{spec.name} already running (pid {old.pid})")
-                continue
-            vm = start_vm(state_dir, image, spec, taken)
-            state.machines[spec.name] = vm
-            save_state(state)  # so `down` can find it even if the wait fails
-            started.append(vm)
-            say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port})")
+        started: list[tuple[Vm, subprocess.Popen[bytes]]] = []
+
+        def on_spawn(vm: Vm, proc: subprocess.Popen[bytes]) -> None:
+            # Right after the spawn: whatever fails or interrupts us next, the
+            # cleanup below, `down` and `reap` can stop it.
+            started.append((vm, proc))
+            state.machines[vm.name] = vm
+            save_state(state)
+            register(vm, state_dir)
+
+        def on_failed(vm: Vm) -> None:
+            started[:] = [(other, proc) for other, proc in started if other is not vm]
+            if vm.pid:
+                forget(state, vm)
+
+        say(f"run {run_id}: VMs stop by themselves at the latest {lifetime:.0f}s from now (reap)")
         try:
-            wait_ssh(state, started, args.timeout)
-            for vm in started:
+            for spec in specs:
+                old = state.machines.get(spec.name)
+                if old and pid_is_ours(old):
+                    say(f"{spec.name} already running (pid {old.pid})")
+                    continue
+                deadline = int(time.time() + lifetime)
+                vm, _proc = start_vm(state_dir, image, spec, taken, run_id, deadline, on_spawn, on_failed)
+                say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port}, run {run_id})")
+            wait_ssh(state, [watch_vm(vm, proc, offset=0) for vm, proc in started], args.timeout, args.stall_timeout)
+            for vm, _proc in started:
                 set_hostname(state, vm)
+        except BaseException as err:
+            # Interrupted or failed: stop what this command started, keep the console logs.
+            with signals_held():
+                why = f"interrupted ({err})" if isinstance(err, Interrupted | KeyboardInterrupt) else "failed"
+                if started:
+                    say(f"up {why}: stopping {', '.join(vm.name for vm, _proc in started)}")
+                for vm, proc in started:
+                    try:
+                        stop_vm(vm, proc)
+                    except FleetError as stop_err:
+                        say(f"error: {stop_err}")
+                        continue
+                    forget(state, vm)
+            raise
         finally:
             save_state(state)
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    """Stop every VM asked for; one that will not stop does not stop the rest."""
     state_dir = Path(args.state_dir)
-    with locked(state_dir):
+    failures = []
+    with locked(state_dir), signals_held():
         state = load_state(state_dir)
-        names = args.names or list(state.machines)
-        for name in names:
-            vm = get_vm(state, name)
-            stop_vm(vm)
-            if not args.keep_disks:
-                remove_disks(vm)
-            del state.machines[name]
-            save_state(state)
+        for name in args.names or list(state.machines):
+            vm = state.machines.get(name)
+            if vm is None:
+                known = ", ".join(sorted(state.machines)) or "none"
+                failures.append(f"no VM named {name!r} in {state.path} (known: {known})")
+                continue
+            try:
+                stop_vm(vm)
+            except (FleetError, OSError) as err:
+                failures.append(str(err))
+                continue  # kept in state.json: a later `down` tries again
+            if args.keep_disks:
+                unregister(vm.pid)
+                del state.machines[name]
+                save_state(state)
+            else:
+                forget(state, vm)
             say(f"stopped {name} (console log kept: {vm.console})")
+    if failures:
+        raise FleetError(f"{len(failures)} VM(s) not stopped:\n" + "\n".join(failures))
+    return 0
+
+
+def cmd_reap(args: argparse.Namespace) -> int:
+    reaped = reap(args.run_id)
+    say(f"reaped {len(reaped)} VM(s)")
     return 0
 
 
@@ -521,6 +1020,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "ssh": running and ssh_banner(vm.port, timeout=1),
                 "port": vm.port,
                 "console": vm.console,
+                "run_id": vm.run_id,
+                "deadline": vm.deadline,
             }
         )
     if args.json:
@@ -540,19 +1041,20 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if not pid_is_ours(vm):
         raise FleetError(f"VM {vm.name} is not running")
     since = time.time()
+    watch = watch_vm(vm)  # only console output after the reset counts
     qmp(vm.qmp, "system_reset")
     say(f"{vm.name} power-cycled (QMP system_reset)")
     if args.wait:
         # The reset is only queued when QMP answers; let the old sshd go away.
         time.sleep(2)
-        wait_ssh(state, [vm], args.timeout, since=since)
+        wait_ssh(state, [watch], args.timeout, args.stall_timeout, since=since)
     return 0
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
     state = load_state(Path(args.state_dir))
     vms = [get_vm(state, name) for name in args.names or state.machines]
-    wait_ssh(state, vms, args.timeout, since=time.time())
+    wait_ssh(state, [watch_vm(vm, offset=0) for vm in vms], args.timeout, args.stall_timeout, since=time.time())
     return 0
 
 
@@ -610,6 +1112,23 @@ def default_state_dir() -> str:
     return os.environ.get("AGENTNS_FLEET_STATE_DIR", str(REPO / "build" / "fleet"))
 
 
+def add_wait_options(parser: argparse.ArgumentParser) -> None:
+    boot = env_seconds("AGENTNS_FLEET_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT)
+    stall = env_seconds("AGENTNS_FLEET_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=boot,
+        help=f"hard cap in seconds on the wait for SSH (default: $AGENTNS_FLEET_BOOT_TIMEOUT or {DEFAULT_BOOT_TIMEOUT:.0f}; now {boot:.0f})",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=stall,
+        help=f"fail after this many seconds without console output (default: $AGENTNS_FLEET_STALL_TIMEOUT or {DEFAULT_STALL_TIMEOUT:.0f}; now {stall:.0f})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -629,12 +1148,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--smp", type=int, default=1, help="vCPUs per VM (default: 1)")
     up.add_argument("--extra-disk-gb", type=int, default=0, help="size of a blank second disk (vdb)")
     up.add_argument("--image", help="image directory (default: build or reuse the cached one)")
-    up.add_argument(
-        "--timeout",
-        type=float,
-        default=180,
-        help="seconds to wait for SSH (default: 180)",
-    )
+    add_wait_options(up)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", parents=[common], help="stop VMs started from this state dir")
@@ -649,13 +1163,17 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", parents=[common], help="hard power-cycle a VM (QMP system_reset)")
     reset.add_argument("name")
     reset.add_argument("--wait", action="store_true", help="wait for SSH to come back")
-    reset.add_argument("--timeout", type=float, default=180)
+    add_wait_options(reset)
     reset.set_defaults(func=cmd_reset)
 
     wait = sub.add_parser("wait", parents=[common], help="wait until VMs accept SSH")
     wait.add_argument("names", nargs="*")
-    wait.add_argument("--timeout", type=float, default=180)
+    add_wait_options(wait)
     wait.set_defaults(func=cmd_wait)
+
+    reaper = sub.add_parser("reap", help="stop expired VMs of every checkout (and with --run-id, all of one run)")
+    reaper.add_argument("--run-id", help="also stop every VM of this run, expired or not")
+    reaper.set_defaults(func=cmd_reap)
 
     inv = sub.add_parser("inventory", parents=[common], help="print an Ansible inventory")
     inv.add_argument("--format", choices=("yaml", "ini", "json"), default="yaml")
@@ -675,12 +1193,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with signals_raise():
+            args = build_parser().parse_args(argv)
+            return int(args.func(args))
     except FleetError as err:
         say(f"error: {err}")
         return 1
+    except Interrupted as sig:
+        say(f"interrupted by {sig}")
+        return 128 + sig.signum
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

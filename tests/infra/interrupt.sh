@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# A real interrupted run of the test fleet, scripted: start `fleet.py up`
+# with a fresh AGENTNS_RUN_ID as a job of its own (as a shell runs a
+# foreground command), wait until it is busy, send SIGINT to its process
+# group the way Ctrl-C does, and check that within a bounded time nothing of
+# that run is left: no QEMU carrying the run id, no overlay disk, no registry
+# record, no image work directory, no process still using it.
+#
+# Usage: tests/infra/interrupt.sh [--image DIR] [--skip-build]
+#
+# Case "boot": two VMs, interrupted right after QEMU of the run started. By
+# default they boot a blank disk (the signal comes long before a guest would
+# reach SSH), so the case is cheap and needs no cached image; --image DIR
+# boots that image (e.g. ~/.cache/agentns/images/<hash>) instead.
+# Case "build": no image yet, so `up` runs build-image.sh (into a private
+# AGENTNS_CACHE_DIR), interrupted while debootstrap downloads. Needs root
+# and the Debian mirror; skipped otherwise or with --skip-build.
+#
+# Prints one PASS/FAIL line per case and exits 0 only if every case passed.
+# INTERRUPT_DEADLINE (default 60) bounds the wait for the cleanup, seconds.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+fleet=$top/scripts/fleet/fleet.py
+deadline=${INTERRUPT_DEADLINE:-60}
+image=
+skip_build=0
+while (($#)); do
+	case $1 in
+	--image)
+		image=$(readlink -f "$2")
+		shift
+		;;
+	--skip-build) skip_build=1 ;;
+	-h | --help)
+		sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "interrupt: unknown argument: $1" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+
+# Job control: each background job gets a process group of its own and
+# SIGINT is not ignored in it, as for a command typed at a terminal.
+set -m
+
+log() { echo "interrupt: $*" >&2; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/agentns-interrupt.XXXXXX")
+failed=0
+
+# Pids of live QEMU processes whose command line carries this run id.
+qemu_of_run() {
+	local f argv pid
+	for f in /proc/[0-9]*/cmdline; do
+		argv=$(tr '\0' '\n' 2>/dev/null <"$f") || continue
+		[[ ${argv%%$'\n'*} == qemu-system-* && $argv == *"agentns-run=$1,"* ]] || continue
+		pid=${f#/proc/}
+		echo "${pid%/cmdline}"
+	done
+}
+
+# Pids of live processes (other than this script's) whose command line mentions $1.
+processes_using() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$1" && echo "$pid"
+	done
+}
+
+# At least $2 QEMU processes of run $1 are running.
+# shellcheck disable=SC2317 # called through wait_until
+qemu_running() { (($(qemu_of_run "$1" | wc -l) >= $2)); }
+
+# Some process works in a directory whose path starts with $1.
+# shellcheck disable=SC2317 # called through wait_until
+build_busy() { [[ -n $(processes_using "$1") ]]; }
+
+# Wait up to $1 seconds for the command "$2..." to succeed.
+wait_until() {
+	local limit=$1 start=$SECONDS
+	shift
+	until "$@"; do
+		((SECONDS - start >= limit)) && return 1
+		sleep 0.5
+	done
+}
+
+# Send SIGINT to the job's process group and wait for the job to end.
+interrupt_job() {
+	local pid=$1 start=$SECONDS
+	kill -INT -- "-$pid" 2>/dev/null
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS - start >= deadline)); then
+			log "fleet.py (pid $pid) still running ${deadline}s after SIGINT"
+			return 1
+		fi
+		sleep 0.5
+	done
+	wait "$pid"
+	log "fleet.py exited with status $? $((SECONDS - start))s after SIGINT"
+}
+
+result() {
+	local case=$1 started=$2
+	shift 2
+	if (($#)); then
+		failed=1
+		echo "interrupt: FAIL: case $case ($((SECONDS - started))s): $*"
+	else
+		echo "interrupt: PASS: case $case ($((SECONDS - started))s): nothing of the run left"
+	fi
+}
+
+case_boot() {
+	local started=$SECONDS run_id state=$work/boot/state cache=$work/boot/cache pid left problems=()
+	run_id=interrupt-boot-$(date +%s)-$$
+	if [[ -z $image ]]; then
+		image=$work/boot/image
+		mkdir -p "$image"
+		qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+			result boot "$started" "qemu-img create failed"
+			return
+		}
+		: >"$image/id_ed25519"
+	fi
+	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
+		--image "$image" --state-dir "$state" >"$work/boot.log" 2>&1 &
+	pid=$!
+	if ! wait_until 60 qemu_running "$run_id" 2; then
+		problems+=("QEMU of run $run_id did not start within 60s")
+	fi
+	sleep 2 # a little into the wait for SSH
+	interrupt_job "$pid" || problems+=("fleet.py did not exit within ${deadline}s")
+	# Bounded: the cleanup had to be done when fleet.py exited.
+	left=$(qemu_of_run "$run_id" | xargs)
+	[[ -n $left ]] && problems+=("QEMU of run $run_id still running: pids $left")
+	left=$(find "$state" -name '*.qcow2' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("overlays left: $left")
+	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("registry records left: $left")
+	grep -q "interrupted" "$work/boot.log" || problems+=("fleet.py did not report the interrupt")
+	if ((${#problems[@]})); then
+		sed 's/^/  | /' "$work/boot.log" >&2
+		# Leave nothing running, whatever went wrong.
+		AGENTNS_CACHE_DIR=$cache python3 "$fleet" reap --run-id "$run_id" >/dev/null 2>&1
+	fi
+	result boot "$started" "${problems[@]}"
+}
+
+case_build() {
+	local started=$SECONDS run_id cache=$work/build/cache pid left problems=()
+	if [[ $(id -u) != 0 ]] || ! command -v debootstrap >/dev/null; then
+		echo "interrupt: SKIP: case build (needs root and debootstrap)"
+		return
+	fi
+	run_id=interrupt-build-$(date +%s)-$$
+	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 1 --name intr \
+		--state-dir "$work/build/state" >"$work/build.log" 2>&1 &
+	pid=$!
+	# Busy: the work directory exists and debootstrap is working in it.
+	if ! wait_until 60 build_busy "$cache/images/.build-"; then
+		problems+=("the image build did not get going within 60s")
+	fi
+	sleep 3
+	interrupt_job "$pid" || problems+=("fleet.py did not exit within ${deadline}s")
+	left=$(find "$cache/images" -maxdepth 1 -name '.build-*' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("work directories left: $left")
+	left=$(processes_using "$cache/" | xargs)
+	[[ -n $left ]] && problems+=("processes of the build left: $left")
+	if [[ -f $cache/images/.lock ]] && ! flock -n "$cache/images/.lock" true; then
+		problems+=("the image lock is still held")
+	fi
+	if ((${#problems[@]})); then
+		sed 's/^/  | /' "$work/build.log" >&2
+		for pid in $(processes_using "$cache/"); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	fi
+	result build "$started" "${problems[@]}"
+}
+
+case_boot
+((skip_build)) || case_build
+if ((failed)); then
+	log "logs kept in $work"
+	exit 1
+fi
+rm -rf "$work"
+exit 0

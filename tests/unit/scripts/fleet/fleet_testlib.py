@@ -1,0 +1,94 @@
+# Copyright: (c) 2026, the agentns contributors
+# SPDX-License-Identifier: GPL-2.0-only
+"""Helpers of the fleet.py unit tests: the fake tools, and what they left behind."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[3]
+FLEET_PY = REPO / "scripts" / "fleet" / "fleet.py"
+BUILD_IMAGE_SH = REPO / "scripts" / "fleet" / "build-image.sh"
+
+QEMU_WRAPPER = """#!/bin/bash
+exec -a qemu-system-x86_64 {python} {fake} "$@"
+"""
+QEMU_IMG = """#!/bin/bash
+# qemu-img create [-q] -f FMT [-b BASE -F FMT] FILE [SIZE]
+if [[ -n ${FAKE_QEMU_IMG_FAIL:-} ]]; then
+    echo "qemu-img: $FAKE_QEMU_IMG_FAIL" >&2
+    exit 1
+fi
+shift
+while (($#)); do
+    case $1 in
+    -q) ;;
+    -f | -b | -F) shift ;;
+    *) : >"$1"; exit 0 ;;
+    esac
+    shift
+done
+"""
+SSH = """#!/bin/bash
+exit ${FAKE_SSH_RC:-0}
+"""
+
+
+def load_fleet():
+    spec = importlib.util.spec_from_file_location("agentns_fleet_under_test", FLEET_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_bin(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        ("qemu-system-x86_64", QEMU_WRAPPER.format(python=sys.executable, fake=HERE / "fake_qemu.py")),
+        ("qemu-img", QEMU_IMG),
+        ("ssh", SSH),
+    ):
+        path = directory / name
+        path.write_text(text)
+        path.chmod(0o755)
+    return directory
+
+
+def registered_pids(cache: Path) -> list[int]:
+    registry = cache / "fleet" / "registry"
+    return sorted(int(p.stem) for p in registry.glob("*.json")) if registry.is_dir() else []
+
+
+def fake_qemu_pids(marker: str) -> list[int]:
+    """Pids of live fake QEMUs whose command line contains marker."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0] == b"qemu-system-x86_64" and any(marker.encode() in arg for arg in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_for(predicate, seconds: float = 10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def state_json(state_dir: Path) -> dict:
+    return json.loads((state_dir / "state.json").read_text())
