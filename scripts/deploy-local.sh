@@ -80,8 +80,9 @@ stop_fleet() {
 trap stop_fleet EXIT
 
 log "starting $count VMs (state: $state_dir)"
-"${fleet[@]}" up --count "$count" --name agentns --state-dir "$state_dir" \
-	--timeout "${AGENTNS_FLEET_SSH_TIMEOUT:-600}"
+# fleet.py's own waits: slow boots are given time while the console makes
+# progress (AGENTNS_FLEET_BOOT_TIMEOUT, AGENTNS_FLEET_STALL_TIMEOUT).
+"${fleet[@]}" up --count "$count" --name agentns --state-dir "$state_dir"
 "${fleet[@]}" inventory --state-dir "$state_dir" --group agentns_local >"$state_dir/hosts.yml"
 # The test-sized kernel: tinyconfig plus kernel/configs/agentns_qemu_debian.config.
 # The fleet's "BMC": QEMU's monitor resets a hung VM, its serial log is the console.
@@ -90,7 +91,9 @@ agentns_build_config: minimal
 agentns_build_tree: $top
 agentns_install_trial_timeout: 600
 agentns_install_power_cycle_command:
-  [${fleet[0]}, ${fleet[1]}, reset, "{{ inventory_hostname }}", --state-dir, $state_dir]
+  [${fleet[0]}, ${fleet[1]}, reset, "{{ inventory_hostname }}", --wait, --state-dir, $state_dir]
+# reset --wait returns once the host is back (up to fleet.py's 900 s).
+agentns_install_hook_timeout: 960
 agentns_install_console_command:
   [${fleet[0]}, ${fleet[1]}, console, "{{ inventory_hostname }}", --lines, "3000", --state-dir, $state_dir]
 EOF

@@ -5,12 +5,15 @@
 #   scripts/test.sh              # everything
 #   scripts/test.sh lint unit    # only the named stages
 #
-# Stages: lint sanity unit package vm vm-debug molecule
+# Stages: lint sanity unit package infra vm vm-debug molecule
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 export PATH=$top/.venv/bin:$PATH
+# Every VM this run starts carries this id (scripts/fleet/fleet.py), so an
+# interrupt can stop all of them, whichever scenario started them.
+export AGENTNS_RUN_ID=${AGENTNS_RUN_ID:-test-$(date +%s)-$$}
 
 log() { printf '\n[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
@@ -49,6 +52,9 @@ stage_package() {
 	rm -rf "$work"
 	return "$rc"
 }
+
+# A real interrupted fleet run: nothing of it may be left (about 12 s).
+stage_infra() { tests/infra/interrupt.sh; }
 
 stage_vm() { tests/vm/vmtest.sh; }
 stage_vm_debug() { tests/vm/vmtest.sh --debug; }
@@ -104,6 +110,7 @@ stop_scenarios() {
 		python3 scripts/fleet/fleet.py down --state-dir "$top/build/molecule/$scenario" >/dev/null 2>&1
 	done
 	[[ -n $image_pid ]] && kill "$image_pid" 2>/dev/null
+	python3 scripts/fleet/fleet.py reap --run-id "$AGENTNS_RUN_ID" >/dev/null 2>&1
 	return 0
 }
 
@@ -133,7 +140,7 @@ stage_molecule() {
 
 main() {
 	local -a stages=("$@")
-	((${#stages[@]})) || stages=(lint sanity unit package vm vm-debug molecule)
+	((${#stages[@]})) || stages=(lint sanity unit package infra vm vm-debug molecule)
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
