@@ -6,7 +6,7 @@
 #   run.sh [TEST...]
 #
 # Without arguments every test_* program or test_*.sh script in this
-# directory runs, in name order. Exit code 77 from a test is a skip.
+# directory runs, in name order. Exit code 77 (or kselftest's 4) from a test is a skip.
 # Environment:
 #   AGENTNS_TIMEOUT=SECS   per-test timeout (default 120)
 #   AGENTNS_NO_SKIP=1      report skips as failures (the VM loop uses it)
@@ -163,9 +163,9 @@ for t in $tests; do
 		echo "ok $n - $name"
 		[ "${AGENTNS_VERBOSE:-0}" = 1 ] && show_output
 		passed=$((passed + 1))
-	elif [ "$rc" -eq 77 ]; then
+	elif [ "$rc" -eq 77 ] || [ "$rc" -eq 4 ]; then
 		reason=$(sed -n 's/^SKIP: *//p' "$out_file" | head -n 1)
-		[ -n "$reason" ] || reason="exit code 77"
+		[ -n "$reason" ] || reason="exit code $rc"
 		if [ "${AGENTNS_NO_SKIP:-0}" = 1 ]; then
 			echo "not ok $n - $name # skipped but AGENTNS_NO_SKIP=1: $reason"
 			show_output
