@@ -9,7 +9,7 @@ apt_packages=(
 	bc bison flex cpio kmod rsync zstd xz-utils dwarves libelf-dev libssl-dev
 	build-essential fakeroot dpkg-dev git
 	busybox-static qemu-system-x86 qemu-utils debootstrap
-	openssh-client python3-venv socat e2fsprogs fdisk
+	openssh-client python3-venv socat e2fsprogs fdisk shellcheck
 )
 
 # Debian's linux-source-7.3 lives in trixie-backports; pin it low so only

@@ -37,8 +37,28 @@ LOCALVERSION=${LOCALVERSION:--agentns}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 BUILD_KERNEL=${BUILD_KERNEL:-1}
 
+# Bump when a change to this script changes what it builds: the cache key
+# holds this number rather than the script's bytes, so a comment or a
+# progress message does not rebuild every cached kernel.
+recipe_version=2
+
 log() { printf '[build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# Cache entries are built in place, so two runs building the same one must
+# take turns: hold an exclusive flock on LOCKFILE while the entry is made.
+# The second run then finds it done. Says when it waits, so a hang has a
+# name. Sets lock_fd (closing it releases the lock; so does exit).
+lock_fd=
+lock() {
+	local lockfile=$1
+	mkdir -p "$(dirname "$lockfile")"
+	exec {lock_fd}>"$lockfile"
+	if ! flock -n "$lock_fd"; then
+		log "waiting for another build holding $lockfile"
+		flock "$lock_fd"
+	fi
+}
 
 # Unpack the pristine source once per source version; echo its path.
 pristine_tree() {
@@ -49,9 +69,9 @@ pristine_tree() {
 	fi
 	local tarball=${KSRC_TARBALL:-}
 	if [[ -z $tarball ]]; then
-		local debdir=$cache/src
-		mkdir -p "$debdir"
-		local deb
+		local debdir=$cache/src deb fd
+		lock "$debdir/.download.lock"
+		fd=$lock_fd
 		deb=$(find "$debdir" -maxdepth 1 -name "linux-source-${KVER}_*.deb" | sort -V | tail -n1)
 		if [[ -z $deb ]]; then
 			log "downloading linux-source-$KVER (Debian package)"
@@ -65,15 +85,19 @@ pristine_tree() {
 				tar -xO "./usr/src/linux-source-$KVER.tar.xz" >"$tarball.tmp"
 			mv "$tarball.tmp" "$tarball"
 		fi
+		exec {fd}>&-
 	fi
-	local dir
+	local dir ufd
 	dir=$cache/src/$(basename "$tarball" .tar.xz)
+	lock "$dir.lock"
+	ufd=$lock_fd
 	if [[ ! -f $dir/.unpacked ]]; then
 		log "unpacking $(basename "$tarball")"
 		rm -rf "$dir" && mkdir -p "$dir"
 		tar -xf "$tarball" -C "$dir" --strip-components=1
 		touch "$dir/.unpacked"
 	fi
+	exec {ufd}>&-
 	echo "$dir"
 }
 
@@ -82,15 +106,18 @@ series_files() {
 	find "$top/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' | sort
 }
 
-# Files the series touches, relative to the tree.
+# Files the series touches, relative to the tree. The selftests under
+# tools/ are not part of any kernel image: a test-only change must not
+# rebuild (and re-release) the kernel.
 series_paths() {
 	local f
-	for f in $(series_files); do sed -n 's|^+++ b/||p' "$f"; done | sort -u
+	for f in $(series_files); do sed -n 's|^+++ b/||p' "$f"; done |
+		grep -v '^tools/testing/' | sort -u
 }
 
 # Hash of everything that changes the result: the patched files as they
 # end up (so rewording a commit message or regenerating the series with
-# the same code reuses the build), the config inputs and this script.
+# the same code reuses the build), the config inputs and recipe_version.
 # Contents, not paths: every clone of the repository (CI's included) must
 # find the same entry. The one path kept is a KSRC tree of the user's own.
 input_key() {
@@ -107,7 +134,7 @@ input_key() {
 		else
 			echo "base=$BASE_CONFIG"
 		fi
-		sha256sum <"$0"
+		echo "recipe=$recipe_version"
 	} | sha256sum | cut -c1-16
 }
 
@@ -140,15 +167,19 @@ configure() {
 # Long builds: a heartbeat line per minute with the last object built.
 build_with_progress() {
 	local tree=$1 obj=$2 logf=$3
-	make -C "$tree" O="$obj" -j"$JOBS" LOCALVERSION="$LOCALVERSION" \
+	# make runs in a session of its own, so an interrupt of this script
+	# (which a background job would not see) stops the whole build.
+	setsid make -C "$tree" O="$obj" -j"$JOBS" LOCALVERSION="$LOCALVERSION" \
 		KDEB_PKGVERSION="${KDEB_PKGVERSION:-1}" "$TARGET" >"$logf" 2>&1 &
 	local pid=$! start=$SECONDS
+	trap 'kill -TERM -- -'"$pid"' 2>/dev/null; log "interrupted"; exit 130' INT TERM
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 60 & wait $! || true
 		kill -0 "$pid" 2>/dev/null &&
 			log "building ($(((SECONDS - start) / 60)) min): $(tail -n1 "$logf" | cut -c1-100)"
 	done
 	wait "$pid" || { tail -n 40 "$logf" >&2; die "kernel build failed, log: $logf"; }
+	trap - INT TERM
 	log "built in $((SECONDS - start)) s"
 }
 
@@ -172,6 +203,7 @@ main() {
 	fi
 	key=$(input_key "$src" "$work/tree")
 	OUT=${OUT:-$cache/kernels/$key}
+	lock "$OUT.lock"
 	if [[ -f $OUT/.done ]]; then
 		log "reusing cached build $OUT"
 		echo "BUILD_OUT=$OUT"

@@ -29,7 +29,9 @@ lv=${LOCALVERSION:--agentns}
 {
 	printf '%s %s %s %s\n' "agentns-build kver=$kver" "source=$source" "base=$base" "localversion=$lv"
 	for p in "$tree"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
-		sed -n '/^diff --git /,$p' "$p" | sed '/^-- $/,$d' | grep -v '^index ' || true
+		# Selftests (tools/testing/) are not in the kernel: skip their hunks.
+		sed -n '/^diff --git /,$p' "$p" | sed '/^-- $/,$d' | grep -v '^index ' |
+			awk '/^diff --git /{skip = ($3 ~ /^a\/tools\/testing\//)} !skip' || true
 	done
 	for f in ${FRAGMENTS:-}; do
 		cat "$f"
