@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -311,6 +313,57 @@ static inline void drop_cap_sys_admin(void)
 	check(syscall(SYS_capset, &hdr, data) == 0, "capset: %s",
 	      strerror(errno));
 	check(!has_cap(CAP_SYS_ADMIN), "CAP_SYS_ADMIN still effective");
+}
+
+/*
+ * Become the unprivileged user an escaping agent would be: nobody, no
+ * supplementary groups, no capabilities (setuid from root clears them).
+ * Dumpable again, so its own /proc files stay its own.
+ */
+static inline void become_nobody(void)
+{
+	check(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
+	check(setgid(65534) == 0, "setgid(65534): %s", strerror(errno));
+	check(setuid(65534) == 0, "setuid(65534): %s", strerror(errno));
+	check(!has_cap(CAP_SYS_ADMIN), "CAP_SYS_ADMIN after setuid(65534)");
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+/* unshare(CLONE_NEWUSER) as the escaping agent does; skip if refused. */
+static inline void enter_new_userns(void)
+{
+	if (unshare(CLONE_NEWUSER))
+		skip("unshare(CLONE_NEWUSER) as an unprivileged user: %s",
+		     strerror(errno));
+	check(has_cap(CAP_SYS_ADMIN),
+	      "no CAP_SYS_ADMIN in a fresh user namespace");
+}
+
+static inline void require_root(void)
+{
+	if (geteuid() != 0)
+		skip("needs root");
+}
+
+static inline void get_counters(struct agent_ns_counters *c)
+{
+	memset(c, 0xa5, sizeof(*c));
+	check(agent_prctl(PR_GET_AGENT_COUNTERS, (unsigned long)c, 0, 0, 0) == 0,
+	      "PR_GET_AGENT_COUNTERS: %s", strerror(errno));
+}
+
+/* total_syscalls of the namespace of PID, from /proc/PID/agent_counters. */
+static inline unsigned long long proc_syscalls(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/agent_counters", pid);
+	n = read_text(path, buf, sizeof(buf));
+	check(n > 0, "read %s: %s", path, strerror((int)-n));
+	p = strstr(buf, "\"total_syscalls\":");
+	check(p, "%s: no total_syscalls in '%s'", path, buf);
+	return strtoull(p + strlen("\"total_syscalls\":"), NULL, 10);
 }
 
 /* Exit code of a child, or 128 + signal like a shell reports it. */
