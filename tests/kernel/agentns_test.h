@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -364,6 +365,27 @@ static inline unsigned long long proc_syscalls(pid_t pid)
 	p = strstr(buf, "\"total_syscalls\":");
 	check(p, "%s: no total_syscalls in '%s'", path, buf);
 	return strtoull(p + strlen("\"total_syscalls\":"), NULL, 10);
+}
+
+/*
+ * pthread_join() returns once the thread cleared its tid, which is before
+ * the kernel unhashes it from the thread group; until then the caller
+ * still counts as multi-threaded (unshare(CLONE_VM), PR_SET_AGENT_NS).
+ */
+static inline void wait_single_threaded(void)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	char buf[4096];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		check(read_text("/proc/self/status", buf, sizeof(buf)) > 0,
+		      "read /proc/self/status");
+		if (strstr(buf, "\nThreads:\t1\n"))
+			return;
+		nanosleep(&pause, NULL);
+	}
+	fail("still multi-threaded 5 s after pthread_join");
 }
 
 /* Exit code of a child, or 128 + signal like a shell reports it. */

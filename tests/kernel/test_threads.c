@@ -57,6 +57,7 @@ static void multithreaded(void)
 
 	check(write(stop_pipe[1], "x", 1) == 1, "pipe write");
 	check(pthread_join(th, NULL) == 0, "pthread_join");
+	wait_single_threaded();
 	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS single-threaded again: %s", strerror(errno));
 	close(fd);
