@@ -832,8 +832,12 @@ static void agent_ns_test_lifetime(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t_judge(&b, 1000, 0, start, start + T_LIFE + 1,
 				      T_LIFE), AGENT_NS_OVER_LIFETIME);
 	/* The largest max_lifetime the sysctl takes does not overflow. */
-	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0, U64_MAX / 4,
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0, (u64)INT_MAX * T_SEC,
 				      (u64)INT_MAX * T_SEC), AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0,
+				      (u64)INT_MAX * T_SEC + 1,
+				      (u64)INT_MAX * T_SEC),
+			AGENT_NS_OVER_LIFETIME);
 }
 
 static void agent_ns_test_budget(struct kunit *test)
