@@ -15,6 +15,20 @@ static inline u64 agent_ns_trace_parent_id(const struct agent_namespace *ns)
 {
 	return ns->parent ? ns->parent->ns.ns_id : 0;
 }
+
+/* Every event starts with the session id, the namespace id and its parent's. */
+#define AGENT_NS_TP_IDS						\
+	__array(u8, sid, AGENT_NS_SESSION_ID_LEN)			\
+	__field(u64, id)						\
+	__field(u64, parent_id)
+
+#define agent_ns_tp_assign_ids(ns)					\
+	do {								\
+		memcpy(__entry->sid, (ns)->session_id,			\
+		       AGENT_NS_SESSION_ID_LEN);			\
+		__entry->id = (ns)->ns.ns_id;				\
+		__entry->parent_id = agent_ns_trace_parent_id(ns);	\
+	} while (0)
 #endif
 
 /* @task is the task that moved into the new namespace. */
@@ -26,19 +40,15 @@ TRACE_EVENT(agent_session_start,
 	TP_ARGS(ns, task),
 
 	TP_STRUCT__entry(
-		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		AGENT_NS_TP_IDS
 		__array(u8, parent, AGENT_NS_SESSION_ID_LEN)
 		__field(pid_t, pid)
-		__field(u64, id)
-		__field(u64, parent_id)
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
+		agent_ns_tp_assign_ids(ns);
 		memcpy(__entry->parent, ns->parent_id, AGENT_NS_SESSION_ID_LEN);
 		__entry->pid = task->pid;
-		__entry->id = ns->ns.ns_id;
-		__entry->parent_id = agent_ns_trace_parent_id(ns);
 	),
 
 	TP_printk("sid=%16phN parent=%16phN pid=%d id=%llu parent_id=%llu",
@@ -54,9 +64,7 @@ TRACE_EVENT(agent_session_end,
 	TP_ARGS(ns, c),
 
 	TP_STRUCT__entry(
-		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
-		__field(u64, id)
-		__field(u64, parent_id)
+		AGENT_NS_TP_IDS
 		__field(u64, total_syscalls)
 		__field(u64, openat_count)
 		__field(u64, write_bytes)
@@ -67,9 +75,7 @@ TRACE_EVENT(agent_session_end,
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
-		__entry->id = ns->ns.ns_id;
-		__entry->parent_id = agent_ns_trace_parent_id(ns);
+		agent_ns_tp_assign_ids(ns);
 		__entry->total_syscalls = c->total_syscalls;
 		__entry->openat_count = c->openat_count;
 		__entry->write_bytes = c->write_bytes;
@@ -97,9 +103,7 @@ TRACE_EVENT(agent_session_reap,
 	TP_ARGS(ns, verdict, sig, c),
 
 	TP_STRUCT__entry(
-		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
-		__field(u64, id)
-		__field(u64, parent_id)
+		AGENT_NS_TP_IDS
 		__field(int, verdict)
 		__field(int, sig)
 		__field(u64, total_syscalls)
@@ -108,9 +112,7 @@ TRACE_EVENT(agent_session_reap,
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
-		__entry->id = ns->ns.ns_id;
-		__entry->parent_id = agent_ns_trace_parent_id(ns);
+		agent_ns_tp_assign_ids(ns);
 		__entry->verdict = verdict;
 		__entry->sig = sig;
 		__entry->total_syscalls = c->total_syscalls;
@@ -133,16 +135,12 @@ TRACE_EVENT(agent_intent_set,
 	TP_ARGS(ns, tag),
 
 	TP_STRUCT__entry(
-		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
-		__field(u64, id)
-		__field(u64, parent_id)
+		AGENT_NS_TP_IDS
 		__string(tag, tag)
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
-		__entry->id = ns->ns.ns_id;
-		__entry->parent_id = agent_ns_trace_parent_id(ns);
+		agent_ns_tp_assign_ids(ns);
 		__assign_str(tag);
 	),
 
