@@ -153,7 +153,7 @@ static void free_agent_ns(struct agent_namespace *ns)
 	struct agent_ns_counters final;
 
 	agent_ns_read_counters(ns, &final);
-	trace_agent_session_end(ns, &final);
+	trace_agent_session_end(ns, &final, AGENT_NS_WITHIN, 0);
 
 	spin_lock(&agent_ns_list_lock);
 	list_del_rcu(&ns->list);
@@ -584,7 +584,7 @@ static int agent_ns_verdict(struct agent_namespace *ns, u64 now)
 				    c.elapsed_ns,
 				    sig == SIGKILL ? "SIGKILL" :
 				    sig == SIGTERM ? "SIGTERM" : "log");
-	trace_agent_session_reap(ns, v, sig, &c);
+	trace_agent_session_reap(ns, &c, v, sig);
 	return sig;
 }
 

@@ -17,11 +17,6 @@ static inline u64 agent_ns_trace_parent_id(const struct agent_namespace *ns)
 }
 
 /* Every event starts with the session id, the namespace id and its parent's. */
-#define AGENT_NS_TP_IDS						\
-	__array(u8, sid, AGENT_NS_SESSION_ID_LEN)			\
-	__field(u64, id)						\
-	__field(u64, parent_id)
-
 #define agent_ns_tp_assign_ids(ns)					\
 	do {								\
 		memcpy(__entry->sid, (ns)->session_id,			\
@@ -40,7 +35,9 @@ TRACE_EVENT(agent_session_start,
 	TP_ARGS(ns, task),
 
 	TP_STRUCT__entry(
-		AGENT_NS_TP_IDS
+		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
 		__array(u8, parent, AGENT_NS_SESSION_ID_LEN)
 		__field(pid_t, pid)
 	),
@@ -56,15 +53,24 @@ TRACE_EVENT(agent_session_start,
 		  __entry->parent_id)
 );
 
-TRACE_EVENT(agent_session_end,
+/*
+ * A namespace's totals: when it ends (verdict and sig 0), and each time
+ * the reaper finds it over its limits (with the signal it sends, 0 for a
+ * log-only budget).
+ */
+DECLARE_EVENT_CLASS(agent_ns_totals,
 
 	TP_PROTO(const struct agent_namespace *ns,
-		 const struct agent_ns_counters *c),
+		 const struct agent_ns_counters *c, int verdict, int sig),
 
-	TP_ARGS(ns, c),
+	TP_ARGS(ns, c, verdict, sig),
 
 	TP_STRUCT__entry(
-		AGENT_NS_TP_IDS
+		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
+		__field(int, verdict)
+		__field(int, sig)
 		__field(u64, total_syscalls)
 		__field(u64, openat_count)
 		__field(u64, write_bytes)
@@ -76,6 +82,8 @@ TRACE_EVENT(agent_session_end,
 
 	TP_fast_assign(
 		agent_ns_tp_assign_ids(ns);
+		__entry->verdict = verdict;
+		__entry->sig = sig;
 		__entry->total_syscalls = c->total_syscalls;
 		__entry->openat_count = c->openat_count;
 		__entry->write_bytes = c->write_bytes;
@@ -92,34 +100,19 @@ TRACE_EVENT(agent_session_end,
 		  __entry->elapsed_ns, __entry->id, __entry->parent_id)
 );
 
+DEFINE_EVENT(agent_ns_totals, agent_session_end,
+	TP_PROTO(const struct agent_namespace *ns,
+		 const struct agent_ns_counters *c, int verdict, int sig),
+	TP_ARGS(ns, c, verdict, sig)
+);
+
 TRACE_DEFINE_ENUM(AGENT_NS_OVER_BUDGET);
 TRACE_DEFINE_ENUM(AGENT_NS_OVER_LIFETIME);
 
-TRACE_EVENT(agent_session_reap,
-
-	TP_PROTO(const struct agent_namespace *ns, int verdict, int sig,
-		 const struct agent_ns_counters *c),
-
-	TP_ARGS(ns, verdict, sig, c),
-
-	TP_STRUCT__entry(
-		AGENT_NS_TP_IDS
-		__field(int, verdict)
-		__field(int, sig)
-		__field(u64, total_syscalls)
-		__field(u64, write_bytes)
-		__field(u64, elapsed_ns)
-	),
-
-	TP_fast_assign(
-		agent_ns_tp_assign_ids(ns);
-		__entry->verdict = verdict;
-		__entry->sig = sig;
-		__entry->total_syscalls = c->total_syscalls;
-		__entry->write_bytes = c->write_bytes;
-		__entry->elapsed_ns = c->elapsed_ns;
-	),
-
+DEFINE_EVENT_PRINT(agent_ns_totals, agent_session_reap,
+	TP_PROTO(const struct agent_namespace *ns,
+		 const struct agent_ns_counters *c, int verdict, int sig),
+	TP_ARGS(ns, c, verdict, sig),
 	TP_printk("sid=%16phN id=%llu parent_id=%llu over=%s sig=%d total_syscalls=%llu write_bytes=%llu elapsed_ns=%llu",
 		  __entry->sid, __entry->id, __entry->parent_id,
 		  __entry->verdict == AGENT_NS_OVER_LIFETIME ? "max_lifetime" :
@@ -135,7 +128,9 @@ TRACE_EVENT(agent_intent_set,
 	TP_ARGS(ns, tag),
 
 	TP_STRUCT__entry(
-		AGENT_NS_TP_IDS
+		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
 		__string(tag, tag)
 	),
 
