@@ -402,15 +402,10 @@ static inline int wait_exit(pid_t pid)
 	return -1;
 }
 
-/*
- * Runs fn in a forked child and fails the test unless the child passed;
- * a child's fail() has already said why. Used for checks that change the
- * caller's credentials or namespace, so the parent stays untouched.
- */
-static inline void run_in_child(const char *what, void (*fn)(void))
+/* Forks a child that runs fn and exits 0; returns its pid. */
+static inline pid_t fork_run(void (*fn)(void))
 {
 	pid_t pid;
-	int rc;
 
 	fflush(NULL);
 	pid = fork();
@@ -420,8 +415,26 @@ static inline void run_in_child(const char *what, void (*fn)(void))
 		fflush(NULL);
 		_exit(KSFT_PASS);
 	}
-	rc = wait_exit(pid);
+	return pid;
+}
+
+/*
+ * Runs fn in a forked child and fails the test unless the child passed;
+ * a child's fail() has already said why. Used for checks that change the
+ * caller's credentials or namespace, so the parent stays untouched.
+ */
+static inline void run_in_child(const char *what, void (*fn)(void))
+{
+	int rc = wait_exit(fork_run(fn));
+
 	check(rc == KSFT_PASS, "%s: child exited with %d", what, rc);
+}
+
+/* A child that only waits to be killed. */
+static inline void wait_forever(void)
+{
+	for (;;)
+		pause();
 }
 
 /* readlink("/proc/PID/ns/agent"), checked for the "agent:[INODE]" form. */

@@ -153,44 +153,40 @@ static void escape_setns(const char *from, pid_t sibling)
 
 enum { E_PRCTL, E_NESTED, E_CLONE3, E_SETNS };
 
-/* Child: a fresh namespace, a sentinel in it, then the escape. */
-static void run(int how, pid_t sibling)
+static int how;
+static pid_t sibling;
+static char sid[SID_HEX_LEN + 1];
+
+static void escapee(void)
 {
-	char sid[SID_HEX_LEN + 1];
-	pid_t sentinel, pid;
+	switch (how) {
+	case E_PRCTL:
+		escape_prctl(sid);
+		break;
+	case E_NESTED:
+		escape_nested(sid);
+		break;
+	case E_CLONE3:
+		escape_clone3(sid);
+		break;
+	case E_SETNS:
+		escape_setns(sid, sibling);
+		break;
+	}
+}
+
+/* Child: a fresh namespace, a sentinel in it, then the escape. */
+static void run(void)
+{
+	pid_t sentinel;
 	int rc;
 
 	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS: %s", strerror(errno));
 	prctl_session(sid);
-	sentinel = fork();
-	check(sentinel >= 0, "fork: %s", strerror(errno));
-	if (sentinel == 0) {
-		pause();
-		_exit(0);
-	}
+	sentinel = fork_run(wait_forever);
 	send_word(to_parent[1], (unsigned long)sentinel);
-	pid = fork();
-	check(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		switch (how) {
-		case E_PRCTL:
-			escape_prctl(sid);
-			break;
-		case E_NESTED:
-			escape_nested(sid);
-			break;
-		case E_CLONE3:
-			escape_clone3(sid);
-			break;
-		case E_SETNS:
-			escape_setns(sid, sibling);
-			break;
-		}
-		fflush(NULL);
-		_exit(0);
-	}
-	rc = wait_exit(pid);
+	rc = wait_exit(fork_run(escapee));
 	kill(sentinel, SIGKILL);
 	wait_exit(sentinel);
 	if (rc == KSFT_SKIP)
@@ -198,21 +194,15 @@ static void run(int how, pid_t sibling)
 	check(rc == 0, "escapee exited with %d", rc);
 }
 
-static void one(const char *what, int how, pid_t sibling)
+static void one(const char *what, int way)
 {
 	pid_t pid, sentinel;
 	int rc;
 
 	check(pipe(to_parent) == 0 && pipe(to_child) == 0, "pipe: %s",
 	      strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	check(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		run(how, sibling);
-		fflush(NULL);
-		_exit(0);
-	}
+	how = way;
+	pid = fork_run(run);
 	sentinel = (pid_t)recv_word(to_parent[0]);
 	if (how == E_SETNS)
 		check(recv_word(to_parent[0]) == 3, "%s: escapee failed", what);
@@ -228,31 +218,33 @@ static void one(const char *what, int how, pid_t sibling)
 	close(to_child[1]);
 }
 
+/* The sibling: a namespace of its own next to the escapee's. */
+static void sibling_ns(void)
+{
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "sibling PR_SET_AGENT_NS: %s", strerror(errno));
+	send_word(to_parent[1], 4);
+	wait_forever();
+}
+
 int main(void)
 {
-	pid_t sibling;
-
 	test_init("test_escape");
 	require_agentns();
 	require_root();
 	require_cap_sys_admin();
 
-	one("unshare(CLONE_NEWUSER) + PR_SET_AGENT_NS", E_PRCTL, 0);
-	one("nested PR_SET_AGENT_NS", E_NESTED, 0);
-	one("clone3(CLONE_NEWUSER | CLONE_NEWAGENT)", E_CLONE3, 0);
+	one("unshare(CLONE_NEWUSER) + PR_SET_AGENT_NS", E_PRCTL);
+	one("nested PR_SET_AGENT_NS", E_NESTED);
+	one("clone3(CLONE_NEWUSER | CLONE_NEWAGENT)", E_CLONE3);
 
 	/* A sibling namespace to try to setns into. */
-	fflush(NULL);
-	sibling = fork();
-	check(sibling >= 0, "fork: %s", strerror(errno));
-	if (sibling == 0) {
-		if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	usleep(200000);
-	one("setns out of the subtree", E_SETNS, sibling);
+	check(pipe(to_parent) == 0, "pipe: %s", strerror(errno));
+	sibling = fork_run(sibling_ns);
+	check(recv_word(to_parent[0]) == 4, "sibling has no namespace");
+	close(to_parent[0]);
+	close(to_parent[1]);
+	one("setns out of the subtree", E_SETNS);
 	kill(sibling, SIGKILL);
 	wait_exit(sibling);
 	return test_done();

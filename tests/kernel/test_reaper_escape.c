@@ -74,20 +74,6 @@ static void escape_shim(const char *shim)
 	fail("exec %s: %s", shim, strerror(errno));
 }
 
-static pid_t spawn(void (*fn)(void))
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	check(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	return pid;
-}
-
 static const char *shim_path(void)
 {
 	static const char *const candidates[] = {
@@ -152,15 +138,44 @@ static void shim_cleanup(void)
 	}
 }
 
-int main(void)
+static const char *shim;
+
+/* The control: a namespace without a budget, spending the same way. */
+static void control_ns(void)
+{
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "control PR_SET_AGENT_NS: %s", strerror(errno));
+	spin();
+}
+
+static void shim_escapee(void)
+{
+	escape_shim(shim);
+}
+
+/* The holder: a namespace with a SIGKILL budget, and the escapees. */
+static void budgeted_ns(void)
 {
 	struct agent_ns_budget b = {
 		.max_syscalls = 3000,
 		.action = AGENT_NS_BUDGET_SIGKILL,
 	};
+
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "PR_SET_AGENT_NS: %s", strerror(errno));
+	check(agent_prctl(PR_SET_AGENT_BUDGET_LIMITS, (unsigned long)&b,
+			  0, 0, 0) == 0, "set budget: %s", strerror(errno));
+	fork_run(escape_prctl);
+	fork_run(escape_clone3);
+	if (shim)
+		fork_run(shim_escapee);
+	spin();
+}
+
+int main(void)
+{
 	pid_t holder, control, escapees[8];
 	int nr = 0, expected, i, status, dead = 0;
-	const char *shim;
 	time_t t0;
 
 	test_init("test_reaper_escape");
@@ -173,37 +188,8 @@ int main(void)
 	shim = shim_for_nobody(shim_path());
 	atexit(shim_cleanup);
 
-	control = fork();
-	check(control >= 0, "fork: %s", strerror(errno));
-	if (control == 0) {
-		check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
-		      "control PR_SET_AGENT_NS: %s", strerror(errno));
-		spin();
-	}
-
-	fflush(NULL);
-	holder = fork();
-	check(holder >= 0, "fork: %s", strerror(errno));
-	if (holder == 0) {
-		check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
-		      "PR_SET_AGENT_NS: %s", strerror(errno));
-		check(agent_prctl(PR_SET_AGENT_BUDGET_LIMITS, (unsigned long)&b,
-				  0, 0, 0) == 0, "set budget: %s",
-		      strerror(errno));
-		spawn(escape_prctl);
-		spawn(escape_clone3);
-		if (shim) {
-			pid_t pid;
-
-			fflush(NULL);
-			pid = fork();
-			if (pid == 0) {
-				escape_shim(shim);
-				_exit(1);
-			}
-		}
-		spin();
-	}
+	control = fork_run(control_ns);
+	holder = fork_run(budgeted_ns);
 
 	/* prctl escapee, clone3 parent and child, shim: 3 or 4 reports. */
 	expected = shim ? 4 : 3;
