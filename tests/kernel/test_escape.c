@@ -58,6 +58,8 @@ static void escaped(const char *how, const char *from_sid)
 	recv_word(to_child[0]);
 	burst();
 	send_word(to_parent[1], 2);
+	/* Stay (and keep the sentinel alive) until the parent has read. */
+	recv_word(to_child[0]);
 }
 
 /* Parent side: the namespace of sentinel must see the escapee's burst. */
@@ -70,6 +72,7 @@ static void expect_charged(const char *how, pid_t sentinel)
 	send_word(to_child[1], 1);
 	check(recv_word(to_parent[0]) == 2, "%s: escapee failed", how);
 	after = proc_syscalls(sentinel);
+	send_word(to_child[1], 3);
 	check(after - before >= BURST,
 	      "%s: the namespace left behind counted %llu syscalls of a burst of %d: the escapee is not charged",
 	      how, after - before, BURST);
