@@ -12,6 +12,14 @@
  * unique ns_id and an nsfs inode, so /proc/PID/ns/agent and setns(fd, 0)
  * work, but listns(2) does not list it and nsfs file handles cannot name
  * it. CLONE_NEWAGENT is a clone3(2)-only bit above 32.
+ *
+ * Nesting: a namespace made inside another is its child and holds a
+ * reference on it. Every count is charged to the task's namespace and to
+ * each of its ancestors (at most a few levels), so a namespace's counters
+ * are the totals of its whole subtree, a child never takes counts away
+ * from the limits above it, and nothing has to be folded when a child
+ * dies. The reaper judges each namespace on those subtree totals and
+ * signals every process whose namespace lies below a doomed one.
  */
 
 #include <linux/agent_namespaces.h>
@@ -23,6 +31,7 @@
 #include <linux/percpu.h>
 #include <linux/prctl.h>
 #include <linux/proc_ns.h>
+#include <linux/ptrace.h>
 #include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/sched/signal.h>
@@ -40,21 +49,28 @@
 #include <trace/events/agent_ns.h>
 
 #define AGENT_NS_REAP_INTERVAL	(60 * HZ)
+/* Processes the reaper signals between two yields of the CPU. */
+#define AGENT_NS_REAP_BATCH	256
+#define AGENT_NS_REAP_RESTARTS	8
+/* The hooks stay on this long after the last namespace went. */
+#define AGENT_NS_KEY_OFF_DELAY	(10 * HZ)
 
 static struct kmem_cache *agent_ns_cachep __ro_after_init;
 
 static int sysctl_agent_ns_enabled __read_mostly = 1;
 static int sysctl_agent_ns_max_lifetime __read_mostly = 86400;
 
-DEFINE_STATIC_KEY_FALSE(agent_ns_hooks_key);
+/*
+ * One reference per live non-initial namespace, taken before the
+ * namespace can run anything and dropped with a delay, so a loop of
+ * create and exit cannot turn into code patching IPIs on every CPU.
+ */
+DEFINE_STATIC_KEY_DEFERRED_FALSE(agent_ns_hooks_key, AGENT_NS_KEY_OFF_DELAY);
 
 /* Live non-initial namespaces, walked by the reaper under RCU. */
 static LIST_HEAD(agent_ns_list);
 static DEFINE_SPINLOCK(agent_ns_list_lock);
 static atomic_t agent_ns_live = ATOMIC_INIT(0);
-
-/* Serialises flipping agent_ns_hooks_key. */
-static DEFINE_MUTEX(agent_ns_key_mutex);
 
 struct agent_namespace init_agent_ns = {
 	.ns.__ns_ref		= REFCOUNT_INIT(1),
@@ -65,27 +81,8 @@ struct agent_namespace init_agent_ns = {
 	.list			= LIST_HEAD_INIT(init_agent_ns.list),
 };
 
-static void agent_ns_update_key(void)
-{
-	bool want;
-
-	mutex_lock(&agent_ns_key_mutex);
-	want = READ_ONCE(sysctl_agent_ns_enabled) &&
-	       atomic_read(&agent_ns_live) > 0;
-	if (want && !static_key_enabled(&agent_ns_hooks_key))
-		static_branch_enable(&agent_ns_hooks_key);
-	else if (!want && static_key_enabled(&agent_ns_hooks_key))
-		static_branch_disable(&agent_ns_hooks_key);
-	mutex_unlock(&agent_ns_key_mutex);
-}
-
-static void agent_ns_key_workfn(struct work_struct *work)
-{
-	agent_ns_update_key();
-}
-
-/* Namespaces can be freed where sleeping is not allowed: flip the key later. */
-static DECLARE_WORK(agent_ns_key_work, agent_ns_key_workfn);
+static void agent_ns_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(agent_ns_reaper, agent_ns_reap);
 
 static bool agent_ns_is_init(const struct agent_namespace *ns)
 {
@@ -103,10 +100,10 @@ static void agent_ns_read_counters(struct agent_namespace *ns,
 		return;
 
 	for_each_possible_cpu(cpu) {
-		const struct agent_ns_pcpu *pc = per_cpu_ptr(ns->counters, cpu);
+		struct agent_ns_pcpu *pc = per_cpu_ptr(ns->counters, cpu);
 
 		for (i = 0; i < AGENT_NS_NR_COUNTERS; i++)
-			sum[i] += READ_ONCE(pc->val[i]);
+			sum[i] += local64_read(&pc->val[i]);
 	}
 	out->total_syscalls = sum[AGENT_NS_SYSCALLS];
 	out->openat_count = sum[AGENT_NS_OPENAT];
@@ -124,12 +121,22 @@ void __agent_ns_count(struct task_struct *tsk, enum agent_ns_counter counter,
 	struct agent_namespace *ns;
 
 	/* Exiting tasks have dropped their nsproxy already. */
-	if (unlikely(!nsp))
+	if (unlikely(!nsp) || !READ_ONCE(sysctl_agent_ns_enabled))
 		return;
 	ns = nsp->agent_ns;
 	if (agent_ns_is_init(ns))
 		return;
-	this_cpu_add(ns->counters->val[counter], delta);
+	/*
+	 * Charge the whole ancestry: a subtree's totals are what its
+	 * limits are judged on. The nsproxy pins ns and ns pins its
+	 * parents, and preemption stays off so each add is CPU-local.
+	 */
+	preempt_disable();
+	do {
+		local64_add(delta, &this_cpu_ptr(ns->counters)->val[counter]);
+		ns = ns->parent;
+	} while (!agent_ns_is_init(ns));
+	preempt_enable();
 }
 
 static void agent_ns_free_rcu(struct rcu_head *head)
@@ -146,14 +153,16 @@ static void free_agent_ns(struct agent_namespace *ns)
 	struct agent_ns_counters final;
 
 	agent_ns_read_counters(ns, &final);
-	trace_agent_session_end(ns, &final);
+	trace_agent_session_end(ns, &final, AGENT_NS_WITHIN, 0);
 
 	spin_lock(&agent_ns_list_lock);
 	list_del_rcu(&ns->list);
 	spin_unlock(&agent_ns_list_lock);
-	if (atomic_dec_and_test(&agent_ns_live))
-		schedule_work(&agent_ns_key_work);
+	atomic_dec(&agent_ns_live);
+	/* Never sleeps: the last reference is dropped by a delayed work. */
+	static_branch_slow_dec_deferred(&agent_ns_hooks_key);
 
+	dec_ucount(ns->ucounts, UCOUNT_AGENT_NAMESPACES);
 	put_user_ns(ns->user_ns);
 	__ns_common_free(&ns->ns);
 	/* The reaper walks agent_ns_list under RCU. */
@@ -162,28 +171,45 @@ static void free_agent_ns(struct agent_namespace *ns)
 
 void put_agent_ns(struct agent_namespace *ns)
 {
-	if (__ns_ref_put(&ns->ns))
+	struct agent_namespace *parent;
+
+	/* A loop rather than recursion: each child holds its parent. */
+	while (ns && __ns_ref_put(&ns->ns)) {
+		parent = ns->parent;
 		free_agent_ns(ns);
+		ns = parent;
+	}
 }
 
 static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 					       struct agent_namespace *parent)
 {
+	struct ucounts *ucounts;
 	struct agent_namespace *ns;
 	int err;
 
 	if (!READ_ONCE(sysctl_agent_ns_enabled))
 		return ERR_PTR(-EOPNOTSUPP);
+	if (parent->level >= AGENT_NS_MAX_LEVEL)
+		return ERR_PTR(-ENOSPC);
+	/* /proc/sys/user/max_agent_namespaces, like the other types. */
+	ucounts = inc_ucount(user_ns, current_euid(), UCOUNT_AGENT_NAMESPACES);
+	if (!ucounts)
+		return ERR_PTR(-ENOSPC);
+	/*
+	 * Hooks on before anybody can run in the namespace: this returns
+	 * only once the key is on everywhere, whoever else is switching it.
+	 */
+	static_branch_deferred_inc(&agent_ns_hooks_key);
 
+	err = -ENOMEM;
 	ns = kmem_cache_zalloc(agent_ns_cachep, GFP_KERNEL_ACCOUNT);
 	if (!ns)
-		return ERR_PTR(-ENOMEM);
+		goto fail_ucounts;
 
 	ns->counters = alloc_percpu_gfp(struct agent_ns_pcpu, GFP_KERNEL_ACCOUNT);
-	if (!ns->counters) {
-		err = -ENOMEM;
+	if (!ns->counters)
 		goto fail_free;
-	}
 
 	err = __ns_common_init(&ns->ns, 0, &agentns_operations, 0);
 	if (err)
@@ -195,23 +221,29 @@ static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 		get_random_bytes(ns->session_id, sizeof(ns->session_id));
 	} while (!memchr_inv(ns->session_id, 0, sizeof(ns->session_id)));
 	memcpy(ns->parent_id, parent->session_id, sizeof(ns->parent_id));
+	ns->parent = get_agent_ns(parent);
+	ns->level = parent->level + 1;
 	ns->start_ns = ktime_get_boottime_ns();
 	ns->user_ns = get_user_ns(user_ns);
+	ns->ucounts = ucounts;
 	spin_lock_init(&ns->lock);
 
 	spin_lock(&agent_ns_list_lock);
 	list_add_tail_rcu(&ns->list, &agent_ns_list);
 	spin_unlock(&agent_ns_list_lock);
-	if (atomic_inc_return(&agent_ns_live) == 1)
-		agent_ns_update_key();
+	atomic_inc(&agent_ns_live);
+	/* The reaper sleeps while there is nothing to reap: wake it. */
+	schedule_delayed_work(&agent_ns_reaper, AGENT_NS_REAP_INTERVAL);
 
-	trace_agent_session_start(ns);
 	return ns;
 
 fail_counters:
 	free_percpu(ns->counters);
 fail_free:
 	kmem_cache_free(agent_ns_cachep, ns);
+fail_ucounts:
+	static_branch_slow_dec_deferred(&agent_ns_hooks_key);
+	dec_ucount(ucounts, UCOUNT_AGENT_NAMESPACES);
 	return ERR_PTR(err);
 }
 
@@ -221,6 +253,12 @@ struct agent_namespace *copy_agent_ns(u64 flags, struct user_namespace *user_ns,
 	if (!(flags & CLONE_NEWAGENT))
 		return get_agent_ns(old_ns);
 	return create_agent_ns(user_ns, old_ns);
+}
+
+/* clone3(CLONE_NEWAGENT): @p, the child, is the task that moved. */
+void agent_ns_forked_new(struct task_struct *p)
+{
+	trace_agent_session_start(p->nsproxy->agent_ns, p);
 }
 
 void agent_ns_nsproxy_active_get(struct nsproxy *nsp)
@@ -254,6 +292,15 @@ static void agentns_put(struct ns_common *ns)
 	put_agent_ns(to_agent_ns(ns));
 }
 
+/* Is @ns @ancestor or below it? */
+static bool agent_ns_in_subtree(struct agent_namespace *ns,
+				struct agent_namespace *ancestor)
+{
+	while (ns->level > ancestor->level)
+		ns = ns->parent;
+	return ns == ancestor;
+}
+
 static int agentns_install(struct nsset *nsset, struct ns_common *new)
 {
 	struct nsproxy *nsproxy = nsset->nsproxy;
@@ -262,6 +309,17 @@ static int agentns_install(struct nsset *nsset, struct ns_common *new)
 	if (!ns_capable(ns->user_ns, CAP_SYS_ADMIN) ||
 	    !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN))
 		return -EPERM;
+	/*
+	 * Leaving the subtree would leave the limits that apply to it:
+	 * only the global administrator, who can switch agent namespaces
+	 * off anyway, may enter a namespace outside its own subtree.
+	 */
+	if (!agent_ns_in_subtree(ns, current->nsproxy->agent_ns) &&
+	    !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	/* All threads of a process share one agent namespace. */
+	if (!thread_group_empty(current))
+		return -EINVAL;
 
 	get_agent_ns(ns);
 	put_agent_ns(nsproxy->agent_ns);
@@ -306,9 +364,17 @@ int proc_agent_session_show(struct seq_file *m, struct pid_namespace *pid_ns,
 int proc_agent_counters_show(struct seq_file *m, struct pid_namespace *pid_ns,
 			     struct pid *pid, struct task_struct *task)
 {
-	struct agent_namespace *ns = task_agent_ns(task);
+	struct agent_namespace *ns;
 	struct agent_ns_counters c;
 
+	/*
+	 * Counters tell what a task does, like /proc/PID/io: only a
+	 * process that may ptrace-read the task sees them (its own
+	 * process always may).
+	 */
+	if (!ptrace_may_access(task, PTRACE_MODE_READ_FSCREDS))
+		return -EACCES;
+	ns = task_agent_ns(task);
 	if (!ns)
 		return -ESRCH;
 	agent_ns_read_counters(ns, &c);
@@ -327,6 +393,14 @@ static int agent_ns_create_and_enter(void)
 {
 	struct nsproxy *new_nsp;
 
+	/*
+	 * All threads of a process share one agent namespace: moving one
+	 * thread would split the process, and the reaper signals whole
+	 * processes. A single-threaded caller cannot grow a thread while
+	 * it is in here, so the check holds until the switch.
+	 */
+	if (!thread_group_empty(current))
+		return -EINVAL;
 	if (!ns_capable(current_user_ns(), CAP_SYS_ADMIN))
 		return -EPERM;
 
@@ -334,6 +408,7 @@ static int agent_ns_create_and_enter(void)
 	if (IS_ERR(new_nsp))
 		return PTR_ERR(new_nsp);
 	switch_task_namespaces(current, new_nsp);
+	trace_agent_session_start(new_nsp->agent_ns, current);
 	return 0;
 }
 
@@ -352,8 +427,9 @@ static int agent_ns_set_intent(struct agent_namespace *ns,
 	/* Longer tags are cut to the first 63 bytes, not refused. */
 	tag[sizeof(tag) - 1] = '\0';
 
+	/* Pad: PR_GET_AGENT_INTENT_TAG copies all 64 bytes out. */
 	spin_lock(&ns->lock);
-	strscpy(ns->intent, tag);
+	strscpy_pad(ns->intent, tag);
 	spin_unlock(&ns->lock);
 
 	trace_agent_intent_set(ns, tag);
@@ -431,40 +507,39 @@ int agent_ns_prctl(int option, unsigned long arg2, unsigned long arg3,
 
 /* The reaper: budgets and kernel.agent_ns.max_lifetime */
 
-static int agent_ns_verdict(struct agent_namespace *ns, u64 now)
+/*
+ * The verdict on one namespace, a pure function of its limits, its
+ * subtree's counters, its start and the time the walk sampled once: a
+ * namespace created after that sample (start_ns > now) is within its
+ * limits until the next walk, never a wrapped-around "very old" one.
+ */
+enum agent_ns_verdict
+agent_ns_judge(const struct agent_ns_budget *b,
+	       const struct agent_ns_counters *c, u64 start_ns, u64 now,
+	       u64 lifetime_ns)
 {
-	struct agent_ns_counters c;
-	struct agent_ns_budget b;
-	bool over, first;
-	u64 lifetime;
+	u64 elapsed;
 
-	lifetime = (u64)READ_ONCE(sysctl_agent_ns_max_lifetime) * NSEC_PER_SEC;
-	if (now - ns->start_ns > lifetime)
+	if (start_ns > now)
+		return AGENT_NS_WITHIN;
+	elapsed = now - start_ns;
+	if (lifetime_ns && elapsed > lifetime_ns)
+		return AGENT_NS_OVER_LIFETIME;
+	if ((b->max_syscalls && c->total_syscalls > b->max_syscalls) ||
+	    (b->max_write_bytes && c->write_bytes > b->max_write_bytes) ||
+	    (b->max_elapsed_ns && elapsed > b->max_elapsed_ns))
+		return AGENT_NS_OVER_BUDGET;
+	return AGENT_NS_WITHIN;
+}
+
+/* The signal for a verdict: lifetime kills, a budget takes its action. */
+int agent_ns_verdict_signal(enum agent_ns_verdict v, u32 action)
+{
+	if (v == AGENT_NS_OVER_LIFETIME)
 		return SIGKILL;
-
-	spin_lock(&ns->lock);
-	b = ns->budget;
-	spin_unlock(&ns->lock);
-	if (!b.max_syscalls && !b.max_write_bytes && !b.max_elapsed_ns)
+	if (v != AGENT_NS_OVER_BUDGET)
 		return 0;
-
-	agent_ns_read_counters(ns, &c);
-	over = (b.max_syscalls && c.total_syscalls > b.max_syscalls) ||
-	       (b.max_write_bytes && c.write_bytes > b.max_write_bytes) ||
-	       (b.max_elapsed_ns && c.elapsed_ns > b.max_elapsed_ns);
-	if (!over)
-		return 0;
-
-	spin_lock(&ns->lock);
-	first = !ns->budget_hit;
-	ns->budget_hit = true;
-	spin_unlock(&ns->lock);
-	if (first)
-		pr_info("agent_ns: session %*phN over budget: syscalls=%llu write_bytes=%llu elapsed_ns=%llu\n",
-			AGENT_NS_SESSION_ID_LEN, ns->session_id,
-			c.total_syscalls, c.write_bytes, c.elapsed_ns);
-
-	switch (b.action) {
+	switch (action) {
 	case AGENT_NS_BUDGET_SIGTERM:
 		return SIGTERM;
 	case AGENT_NS_BUDGET_SIGKILL:
@@ -473,66 +548,167 @@ static int agent_ns_verdict(struct agent_namespace *ns, u64 now)
 	return 0;
 }
 
+static int agent_ns_verdict(struct agent_namespace *ns, u64 now)
+{
+	struct agent_ns_counters c;
+	struct agent_ns_budget b;
+	enum agent_ns_verdict v;
+	bool first;
+	u64 lifetime;
+	int sig;
+
+	lifetime = (u64)READ_ONCE(sysctl_agent_ns_max_lifetime) * NSEC_PER_SEC;
+	spin_lock(&ns->lock);
+	b = ns->budget;
+	spin_unlock(&ns->lock);
+	agent_ns_read_counters(ns, &c);
+	c.elapsed_ns = now > ns->start_ns ? now - ns->start_ns : 0;
+
+	v = agent_ns_judge(&b, &c, ns->start_ns, now, lifetime);
+	if (v == AGENT_NS_WITHIN)
+		return 0;
+	sig = agent_ns_verdict_signal(v, b.action);
+
+	spin_lock(&ns->lock);
+	first = !ns->budget_hit;
+	ns->budget_hit = true;
+	spin_unlock(&ns->lock);
+	/* Every signal is logged; a log-only budget is reported once. */
+	if (sig || first)
+		pr_info_ratelimited("agent_ns: session %*phN (id %llu) over %s: syscalls=%llu write_bytes=%llu elapsed_ns=%llu, action %s\n",
+				    AGENT_NS_SESSION_ID_LEN, ns->session_id,
+				    ns->ns.ns_id,
+				    v == AGENT_NS_OVER_LIFETIME ?
+				    "max_lifetime" : "budget",
+				    c.total_syscalls, c.write_bytes,
+				    c.elapsed_ns,
+				    sig == SIGKILL ? "SIGKILL" :
+				    sig == SIGTERM ? "SIGTERM" : "log");
+	trace_agent_session_reap(ns, &c, v, sig);
+	return sig;
+}
+
+/* The strongest verdict on @ns or any of its ancestors. */
+static int agent_ns_subtree_signal(struct agent_namespace *ns)
+{
+	int sig = 0, s;
+
+	for (; !agent_ns_is_init(ns); ns = ns->parent) {
+		s = READ_ONCE(ns->reap_signal);
+		if (s == SIGKILL)
+			return SIGKILL;
+		if (s)
+			sig = s;
+	}
+	return sig;
+}
+
+/* The signal for process @p: any live thread tells its namespace. */
+static int agent_ns_process_signal(struct task_struct *p)
+{
+	struct task_struct *t;
+	int sig = 0;
+
+	for_each_thread(p, t) {
+		task_lock(t);
+		if (t->nsproxy) {
+			sig = agent_ns_subtree_signal(t->nsproxy->agent_ns);
+			task_unlock(t);
+			break;
+		}
+		task_unlock(t);
+	}
+	return sig;
+}
+
 /*
- * One pass over all tasks for all doomed namespaces: each namespace's
- * verdict is parked in ns->reap_signal first, so the task walk is O(tasks)
- * rather than O(tasks * namespaces).
+ * One pass over all processes for all doomed namespaces: each namespace's
+ * verdict is parked in ns->reap_signal first, so the walk is O(processes)
+ * rather than O(processes * namespaces). A process is signalled when its
+ * namespace or any ancestor of it is doomed.
  */
 static void agent_ns_signal_doomed(void)
 {
-	struct task_struct *g, *t;
+	struct task_struct *p;
+	int restarts = 0;
+	unsigned int n;
+	bool alive;
 
+again:
+	n = 0;
 	rcu_read_lock();
-	for_each_process_thread(g, t) {
-		struct nsproxy *nsp;
-		int sig = 0;
+	for_each_process(p) {
+		int sig = agent_ns_process_signal(p);
 
-		task_lock(t);
-		nsp = t->nsproxy;
-		if (nsp)
-			sig = READ_ONCE(nsp->agent_ns->reap_signal);
-		task_unlock(t);
 		if (sig)
-			group_send_sig_info(sig, SEND_SIG_PRIV, t, PIDTYPE_TGID);
+			group_send_sig_info(sig, SEND_SIG_PRIV, p, PIDTYPE_TGID);
+		if (++n % AGENT_NS_REAP_BATCH)
+			continue;
+		/* Yield now and then; p pins our place in the task list. */
+		get_task_struct(p);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
+		alive = pid_alive(p);
+		put_task_struct(p);
+		if (!alive) {
+			/* Our place is gone: start over, a signal twice is fine. */
+			rcu_read_unlock();
+			if (++restarts > AGENT_NS_REAP_RESTARTS)
+				return;
+			goto again;
+		}
 	}
 	rcu_read_unlock();
 }
 
-static void agent_ns_reap(struct work_struct *work);
-static DECLARE_DELAYED_WORK(agent_ns_reaper, agent_ns_reap);
-
+/*
+ * One walk: judge every namespace (yielding between namespaces, each one
+ * pinned while the RCU read section is dropped), then signal. Namespaces
+ * created while it runs are judged on the next walk. It re-arms only
+ * while some agent namespace exists; creation arms it again.
+ */
 static void agent_ns_reap(struct work_struct *work)
 {
 	u64 now = ktime_get_boottime_ns();
-	struct agent_namespace *ns;
+	struct agent_namespace *ns, *prev = NULL;
 	bool doomed = false;
+
+	/* kernel.agent_ns.enabled=0: no action at all. */
+	if (!READ_ONCE(sysctl_agent_ns_enabled))
+		goto rearm;
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(ns, &agent_ns_list, list) {
-		int sig = agent_ns_verdict(ns, now);
+		int sig;
 
+		/* Dying: no process is left in it to act on. */
+		if (!__ns_ref_get(&ns->ns))
+			continue;
+		rcu_read_unlock();
+		if (prev)
+			put_agent_ns(prev);
+		prev = ns;
+
+		sig = agent_ns_verdict(ns, now);
 		WRITE_ONCE(ns->reap_signal, sig);
 		doomed |= sig != 0;
+
+		cond_resched();
+		rcu_read_lock();
 	}
 	rcu_read_unlock();
+	if (prev)
+		put_agent_ns(prev);
 
 	if (doomed)
 		agent_ns_signal_doomed();
-
-	schedule_delayed_work(&agent_ns_reaper, AGENT_NS_REAP_INTERVAL);
+rearm:
+	if (atomic_read(&agent_ns_live))
+		schedule_delayed_work(&agent_ns_reaper, AGENT_NS_REAP_INTERVAL);
 }
 
 /* sysctl: kernel.agent_ns.{enabled,max_lifetime} */
-
-static int agent_ns_enabled_handler(const struct ctl_table *table, int write,
-				    void *buffer, size_t *lenp, loff_t *ppos)
-{
-	int ret = proc_dointvec_minmax(table, write, buffer, lenp, ppos);
-
-	if (!ret && write)
-		agent_ns_update_key();
-	return ret;
-}
 
 static const struct ctl_table agent_ns_sysctls[] = {
 	{
@@ -540,7 +716,7 @@ static const struct ctl_table agent_ns_sysctls[] = {
 		.data		= &sysctl_agent_ns_enabled,
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
-		.proc_handler	= agent_ns_enabled_handler,
+		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE,
 	},
@@ -575,7 +751,172 @@ void __init agent_ns_init(void)
 static int __init agent_ns_late_init(void)
 {
 	register_sysctl_init("kernel/agent_ns", agent_ns_sysctls);
-	schedule_delayed_work(&agent_ns_reaper, AGENT_NS_REAP_INTERVAL);
 	return 0;
 }
 late_initcall(agent_ns_late_init);
+
+#if IS_ENABLED(CONFIG_AGENT_NS_KUNIT_TEST)
+#include <kunit/test.h>
+
+/* Tests of the reaper's verdict: a pure function of limits and clocks. */
+
+#define T_SEC	NSEC_PER_SEC
+#define T_LIFE	(86400ULL * T_SEC)
+
+static const struct agent_ns_budget t_none;
+
+static enum agent_ns_verdict t_judge(const struct agent_ns_budget *b,
+				     u64 syscalls, u64 bytes, u64 start,
+				     u64 now, u64 life)
+{
+	struct agent_ns_counters c = {
+		.total_syscalls = syscalls,
+		.write_bytes = bytes,
+	};
+
+	return agent_ns_judge(b, &c, start, now, life);
+}
+
+static void agent_ns_test_no_limits(struct kunit *test)
+{
+	u64 big = U64_MAX / 2;
+
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0, 0, T_LIFE),
+			AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, big, big, 1000, 1000 + T_SEC,
+				      T_LIFE), AGENT_NS_WITHIN);
+	/* No lifetime limit at all (0): even a very old one is within. */
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0, U64_MAX, 0),
+			AGENT_NS_WITHIN);
+}
+
+/* A namespace created after the walk sampled now: judged next walk. */
+static void agent_ns_test_created_mid_walk(struct kunit *test)
+{
+	struct agent_ns_budget b = {
+		.max_syscalls = 1, .max_write_bytes = 1, .max_elapsed_ns = 1,
+		.action = AGENT_NS_BUDGET_SIGKILL,
+	};
+	u64 now = 5000 * T_SEC;
+	u64 starts[] = { now + 1, now + T_SEC, U64_MAX };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(starts); i++) {
+		KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, starts[i], now, 1),
+				AGENT_NS_WITHIN);
+		KUNIT_EXPECT_EQ(test, t_judge(&b, 10, 10, starts[i], now,
+					      T_LIFE), AGENT_NS_WITHIN);
+	}
+	/* start == now: zero elapsed, within a lifetime of 1 ns. */
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, now, now, 1),
+			AGENT_NS_WITHIN);
+	/* The next walk sees it one tick older and judges it. */
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, now + 1,
+				      now + 60 * T_SEC, T_SEC),
+			AGENT_NS_OVER_LIFETIME);
+	KUNIT_EXPECT_EQ(test, t_judge(&b, 10, 0, now + 1, now + 60 * T_SEC,
+				      T_LIFE), AGENT_NS_OVER_BUDGET);
+}
+
+static void agent_ns_test_lifetime(struct kunit *test)
+{
+	struct agent_ns_budget b = { .max_syscalls = 100 };
+	u64 start = 7 * T_SEC;
+
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, start, start + T_LIFE,
+				      T_LIFE), AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, start,
+				      start + T_LIFE + 1, T_LIFE),
+			AGENT_NS_OVER_LIFETIME);
+	/* Lifetime wins over a budget that is also exceeded. */
+	KUNIT_EXPECT_EQ(test, t_judge(&b, 1000, 0, start, start + T_LIFE + 1,
+				      T_LIFE), AGENT_NS_OVER_LIFETIME);
+	/* The largest max_lifetime the sysctl takes does not overflow. */
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0, (u64)INT_MAX * T_SEC,
+				      (u64)INT_MAX * T_SEC), AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&t_none, 0, 0, 0,
+				      (u64)INT_MAX * T_SEC + 1,
+				      (u64)INT_MAX * T_SEC),
+			AGENT_NS_OVER_LIFETIME);
+}
+
+static void agent_ns_test_budget(struct kunit *test)
+{
+	struct agent_ns_budget sys = { .max_syscalls = 100 };
+	struct agent_ns_budget wr = { .max_write_bytes = 4096 };
+	struct agent_ns_budget el = { .max_elapsed_ns = 30 * T_SEC };
+	struct agent_ns_budget all = {
+		.max_syscalls = 100, .max_write_bytes = 4096,
+		.max_elapsed_ns = 30 * T_SEC,
+	};
+	u64 s = T_SEC;
+
+	/* At the limit is within, past it is over; 0 means no limit. */
+	KUNIT_EXPECT_EQ(test, t_judge(&sys, 100, 1 << 30, s, s, T_LIFE),
+			AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&sys, 101, 0, s, s, T_LIFE),
+			AGENT_NS_OVER_BUDGET);
+	KUNIT_EXPECT_EQ(test, t_judge(&wr, 1 << 30, 4096, s, s, T_LIFE),
+			AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&wr, 0, 4097, s, s, T_LIFE),
+			AGENT_NS_OVER_BUDGET);
+	KUNIT_EXPECT_EQ(test, t_judge(&el, 1 << 30, 1 << 30, s,
+				      s + 30 * T_SEC, T_LIFE),
+			AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&el, 0, 0, s, s + 30 * T_SEC + 1,
+				      T_LIFE), AGENT_NS_OVER_BUDGET);
+	/* Any one limit of several is enough. */
+	KUNIT_EXPECT_EQ(test, t_judge(&all, 100, 4096, s, s + 30 * T_SEC,
+				      T_LIFE), AGENT_NS_WITHIN);
+	KUNIT_EXPECT_EQ(test, t_judge(&all, 101, 0, s, s, T_LIFE),
+			AGENT_NS_OVER_BUDGET);
+	KUNIT_EXPECT_EQ(test, t_judge(&all, 0, 4097, s, s, T_LIFE),
+			AGENT_NS_OVER_BUDGET);
+	KUNIT_EXPECT_EQ(test, t_judge(&all, 0, 0, s, s + 31 * T_SEC, T_LIFE),
+			AGENT_NS_OVER_BUDGET);
+	/* elapsed_ns in the counters is ignored: the walk's clock counts. */
+	{
+		struct agent_ns_counters c = { .elapsed_ns = U64_MAX };
+
+		KUNIT_EXPECT_EQ(test, agent_ns_judge(&el, &c, s, s, T_LIFE),
+				AGENT_NS_WITHIN);
+	}
+}
+
+static void agent_ns_test_signal(struct kunit *test)
+{
+	u32 a;
+
+	for (a = 0; a <= AGENT_NS_BUDGET_SIGKILL + 1; a++) {
+		KUNIT_EXPECT_EQ(test,
+				agent_ns_verdict_signal(AGENT_NS_WITHIN, a), 0);
+		KUNIT_EXPECT_EQ(test,
+				agent_ns_verdict_signal(AGENT_NS_OVER_LIFETIME,
+							a), SIGKILL);
+	}
+	KUNIT_EXPECT_EQ(test, agent_ns_verdict_signal(AGENT_NS_OVER_BUDGET,
+						      AGENT_NS_BUDGET_LOG), 0);
+	KUNIT_EXPECT_EQ(test, agent_ns_verdict_signal(AGENT_NS_OVER_BUDGET,
+						      AGENT_NS_BUDGET_SIGTERM),
+			SIGTERM);
+	KUNIT_EXPECT_EQ(test, agent_ns_verdict_signal(AGENT_NS_OVER_BUDGET,
+						      AGENT_NS_BUDGET_SIGKILL),
+			SIGKILL);
+}
+
+static struct kunit_case agent_ns_test_cases[] = {
+	KUNIT_CASE(agent_ns_test_no_limits),
+	KUNIT_CASE(agent_ns_test_created_mid_walk),
+	KUNIT_CASE(agent_ns_test_lifetime),
+	KUNIT_CASE(agent_ns_test_budget),
+	KUNIT_CASE(agent_ns_test_signal),
+	{}
+};
+
+static struct kunit_suite agent_ns_test_suite = {
+	.name = "agent_ns",
+	.test_cases = agent_ns_test_cases,
+};
+
+kunit_test_suite(agent_ns_test_suite);
+#endif /* CONFIG_AGENT_NS_KUNIT_TEST */

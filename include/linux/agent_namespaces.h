@@ -3,13 +3,18 @@
 #define _LINUX_AGENT_NAMESPACES_H
 
 #include <linux/jump_label.h>
+#include <linux/jump_label_ratelimit.h>
 #include <linux/list.h>
+#include <asm/local64.h>
 #include <linux/ns_common.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <uapi/linux/agent_namespaces.h>
+
+/* Nesting limit, the same as for pid namespaces. */
+#define AGENT_NS_MAX_LEVEL	32
 
 struct seq_file;
 struct user_namespace;
@@ -25,8 +30,16 @@ enum agent_ns_counter {
 	AGENT_NS_NR_COUNTERS
 };
 
+/* local64_t: a remote reader never sees half an update, even on 32-bit. */
+/* What the reaper decided about one namespace. */
+enum agent_ns_verdict {
+	AGENT_NS_WITHIN,
+	AGENT_NS_OVER_BUDGET,
+	AGENT_NS_OVER_LIFETIME,
+};
+
 struct agent_ns_pcpu {
-	u64 val[AGENT_NS_NR_COUNTERS];
+	local64_t val[AGENT_NS_NR_COUNTERS];
 };
 
 /**
@@ -34,9 +47,12 @@ struct agent_ns_pcpu {
  * @ns:          common namespace bits; @ns.ns_type is 0, see agent_namespaces.c
  * @session_id:  128 random bits, never all zero (all zero only for init)
  * @parent_id:   session id of the namespace this one was created from
+ * @parent:      the namespace this one was created in (holds a reference)
+ * @level:       depth in the tree, 0 for the initial namespace
  * @start_ns:    boottime at creation, for elapsed_ns and max_lifetime
  * @user_ns:     owning user namespace
- * @counters:    per-CPU counters, summed on read
+ * @ucounts:     charge against max_agent_namespaces of the creator
+ * @counters:    per-CPU counters of the whole subtree, summed on read
  * @lock:        protects @intent, @budget and @budget_hit
  * @intent:      NUL-terminated intent tag, at most 63 bytes kept
  * @budget:      limits enforced by the reaper, 0 = no limit
@@ -48,8 +64,11 @@ struct agent_namespace {
 	struct ns_common ns;
 	u8 session_id[AGENT_NS_SESSION_ID_LEN];
 	u8 parent_id[AGENT_NS_SESSION_ID_LEN];
+	struct agent_namespace *parent;
+	unsigned int level;
 	u64 start_ns;
 	struct user_namespace *user_ns;
+	struct ucounts *ucounts;
 	struct agent_ns_pcpu __percpu *counters;
 	spinlock_t lock;	/* intent, budget, budget_hit */
 	char intent[AGENT_NS_INTENT_TAG_LEN];
@@ -63,7 +82,7 @@ struct agent_namespace {
 
 extern struct agent_namespace init_agent_ns;
 extern const struct proc_ns_operations agentns_operations;
-DECLARE_STATIC_KEY_FALSE(agent_ns_hooks_key);
+extern struct static_key_false_deferred agent_ns_hooks_key;
 
 static inline struct agent_namespace *to_agent_ns(struct ns_common *ns)
 {
@@ -81,6 +100,7 @@ struct agent_namespace *copy_agent_ns(u64 flags, struct user_namespace *user_ns,
 				      struct agent_namespace *old_ns);
 void agent_ns_nsproxy_active_get(struct nsproxy *nsp);
 void agent_ns_nsproxy_active_put(struct nsproxy *nsp);
+void agent_ns_forked_new(struct task_struct *p);
 void __init agent_ns_init(void);
 
 int agent_ns_prctl(int option, unsigned long arg2, unsigned long arg3,
@@ -90,32 +110,48 @@ int proc_agent_session_show(struct seq_file *m, struct pid_namespace *pid_ns,
 int proc_agent_counters_show(struct seq_file *m, struct pid_namespace *pid_ns,
 			     struct pid *pid, struct task_struct *task);
 
+enum agent_ns_verdict
+agent_ns_judge(const struct agent_ns_budget *b,
+	       const struct agent_ns_counters *c, u64 start_ns, u64 now,
+	       u64 lifetime_ns);
+int agent_ns_verdict_signal(enum agent_ns_verdict v, u32 action);
+
 void __agent_ns_count(struct task_struct *tsk, enum agent_ns_counter counter,
 		      u64 delta);
 
 /*
- * Counter hook for the syscall paths. The static key is only on while
- * kernel.agent_ns.enabled is 1 and at least one agent namespace other
- * than the initial one exists, so everybody else pays one patched jump.
+ * Counter hook for the syscall paths. The static key is only on while at
+ * least one agent namespace other than the initial one exists (and for
+ * a few seconds after the last one went), so everybody else pays one
+ * patched jump. kernel.agent_ns.enabled=0 is checked behind the key.
  */
 static __always_inline void agent_ns_count(enum agent_ns_counter counter,
 					   u64 delta)
 {
-	if (static_branch_unlikely(&agent_ns_hooks_key))
+	if (static_branch_unlikely(&agent_ns_hooks_key.key))
 		__agent_ns_count(current, counter, delta);
 }
 
 static __always_inline void agent_ns_count_task(struct task_struct *tsk,
 						enum agent_ns_counter counter)
 {
-	if (static_branch_unlikely(&agent_ns_hooks_key))
+	if (static_branch_unlikely(&agent_ns_hooks_key.key))
 		__agent_ns_count(tsk, counter, 1);
+}
+
+static __always_inline void agent_ns_count_task_n(struct task_struct *tsk,
+						  enum agent_ns_counter counter,
+						  u64 delta)
+{
+	if (static_branch_unlikely(&agent_ns_hooks_key.key))
+		__agent_ns_count(tsk, counter, delta);
 }
 
 #else /* !CONFIG_AGENT_NS */
 
 static inline void agent_ns_nsproxy_active_get(struct nsproxy *nsp) { }
 static inline void agent_ns_nsproxy_active_put(struct nsproxy *nsp) { }
+static inline void agent_ns_forked_new(struct task_struct *p) { }
 static inline void agent_ns_init(void) { }
 
 static inline int agent_ns_prctl(int option, unsigned long arg2,
@@ -128,6 +164,9 @@ static inline int agent_ns_prctl(int option, unsigned long arg2,
 static inline void agent_ns_count(enum agent_ns_counter counter, u64 delta) { }
 static inline void agent_ns_count_task(struct task_struct *tsk,
 				       enum agent_ns_counter counter) { }
+static inline void agent_ns_count_task_n(struct task_struct *tsk,
+					 enum agent_ns_counter counter,
+					 u64 delta) { }
 
 #endif /* CONFIG_AGENT_NS */
 

@@ -26,10 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -313,6 +316,78 @@ static inline void drop_cap_sys_admin(void)
 	check(!has_cap(CAP_SYS_ADMIN), "CAP_SYS_ADMIN still effective");
 }
 
+/*
+ * Become the unprivileged user an escaping agent would be: nobody, no
+ * supplementary groups, no capabilities (setuid from root clears them).
+ * Dumpable again, so its own /proc files stay its own.
+ */
+static inline void become_nobody(void)
+{
+	check(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
+	check(setgid(65534) == 0, "setgid(65534): %s", strerror(errno));
+	check(setuid(65534) == 0, "setuid(65534): %s", strerror(errno));
+	check(!has_cap(CAP_SYS_ADMIN), "CAP_SYS_ADMIN after setuid(65534)");
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+/* unshare(CLONE_NEWUSER) as the escaping agent does; skip if refused. */
+static inline void enter_new_userns(void)
+{
+	if (unshare(CLONE_NEWUSER))
+		skip("unshare(CLONE_NEWUSER) as an unprivileged user: %s",
+		     strerror(errno));
+	check(has_cap(CAP_SYS_ADMIN),
+	      "no CAP_SYS_ADMIN in a fresh user namespace");
+}
+
+static inline void require_root(void)
+{
+	if (geteuid() != 0)
+		skip("needs root");
+}
+
+static inline void get_counters(struct agent_ns_counters *c)
+{
+	memset(c, 0xa5, sizeof(*c));
+	check(agent_prctl(PR_GET_AGENT_COUNTERS, (unsigned long)c, 0, 0, 0) == 0,
+	      "PR_GET_AGENT_COUNTERS: %s", strerror(errno));
+}
+
+/* total_syscalls of the namespace of PID, from /proc/PID/agent_counters. */
+static inline unsigned long long proc_syscalls(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/agent_counters", pid);
+	n = read_text(path, buf, sizeof(buf));
+	check(n > 0, "read %s: %s", path, strerror((int)-n));
+	p = strstr(buf, "\"total_syscalls\":");
+	check(p, "%s: no total_syscalls in '%s'", path, buf);
+	return strtoull(p + strlen("\"total_syscalls\":"), NULL, 10);
+}
+
+/*
+ * pthread_join() returns once the thread cleared its tid, which is before
+ * the kernel unhashes it from the thread group; until then the caller
+ * still counts as multi-threaded (unshare(CLONE_VM), PR_SET_AGENT_NS).
+ */
+static inline void wait_single_threaded(void)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	char buf[4096];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		check(read_text("/proc/self/status", buf, sizeof(buf)) > 0,
+		      "read /proc/self/status");
+		if (strstr(buf, "\nThreads:\t1\n"))
+			return;
+		nanosleep(&pause, NULL);
+	}
+	fail("still multi-threaded 5 s after pthread_join");
+}
+
 /* Exit code of a child, or 128 + signal like a shell reports it. */
 static inline int wait_exit(pid_t pid)
 {
@@ -327,15 +402,10 @@ static inline int wait_exit(pid_t pid)
 	return -1;
 }
 
-/*
- * Runs fn in a forked child and fails the test unless the child passed;
- * a child's fail() has already said why. Used for checks that change the
- * caller's credentials or namespace, so the parent stays untouched.
- */
-static inline void run_in_child(const char *what, void (*fn)(void))
+/* Forks a child that runs fn and exits 0; returns its pid. */
+static inline pid_t fork_run(void (*fn)(void))
 {
 	pid_t pid;
-	int rc;
 
 	fflush(NULL);
 	pid = fork();
@@ -345,8 +415,26 @@ static inline void run_in_child(const char *what, void (*fn)(void))
 		fflush(NULL);
 		_exit(KSFT_PASS);
 	}
-	rc = wait_exit(pid);
+	return pid;
+}
+
+/*
+ * Runs fn in a forked child and fails the test unless the child passed;
+ * a child's fail() has already said why. Used for checks that change the
+ * caller's credentials or namespace, so the parent stays untouched.
+ */
+static inline void run_in_child(const char *what, void (*fn)(void))
+{
+	int rc = wait_exit(fork_run(fn));
+
 	check(rc == KSFT_PASS, "%s: child exited with %d", what, rc);
+}
+
+/* A child that only waits to be killed. */
+static inline void wait_forever(void)
+{
+	for (;;)
+		pause();
 }
 
 /* readlink("/proc/PID/ns/agent"), checked for the "agent:[INODE]" form. */

@@ -87,7 +87,11 @@ check "events out of order (start $start, intent $intent, end $end)" \
 	in_order "$start" "$intent" "$end"
 # shellcheck disable=SC2016 # expanded by eval, on purpose
 check "agent_intent_set does not show tag=$tag: $trace" \
-	eval 'echo "$trace" | grep -q "agent_intent_set: sid=$sid tag=$tag\$"'
+	eval 'echo "$trace" | grep -q "agent_intent_set: sid=$sid id=[1-9][0-9]* parent_id=[0-9]* tag=$tag\$"'
+start_line=$(echo "$trace" | grep "agent_session_start: sid=$sid")
+# shellcheck disable=SC2016 # expanded by eval, on purpose
+check "agent_session_start has no pid, id and parent_id: $start_line" \
+	eval 'echo "$start_line" | grep -q " pid=[1-9][0-9]* id=[1-9][0-9]* parent_id=[0-9]*\$"'
 
 end_line=$(echo "$trace" | grep "agent_session_end: sid=$sid")
 value() {

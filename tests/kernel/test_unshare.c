@@ -54,27 +54,6 @@ static void *parked_thread(void *arg)
 	return NULL;
 }
 
-/*
- * pthread_join() returns once the thread cleared its tid, which is before
- * the kernel unhashes it from the thread group; until then the caller
- * still counts as multi-threaded for unshare(CLONE_VM).
- */
-static void wait_single_threaded(void)
-{
-	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
-	char buf[4096];
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		check(read_text("/proc/self/status", buf, sizeof(buf)) > 0,
-		      "read /proc/self/status");
-		if (strstr(buf, "\nThreads:\t1\n"))
-			return;
-		nanosleep(&pause, NULL);
-	}
-	fail("still multi-threaded 5 s after pthread_join");
-}
-
 static void legacy_checks(const char *where)
 {
 	struct ns_state before;

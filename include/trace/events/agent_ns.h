@@ -8,37 +8,69 @@
 #include <linux/agent_namespaces.h>
 #include <linux/tracepoint.h>
 
+#ifndef _TRACE_AGENT_NS_HELPERS
+#define _TRACE_AGENT_NS_HELPERS
+/* The namespace id (NS_GET_ID's) of @ns's parent, 0 for none. */
+static inline u64 agent_ns_trace_parent_id(const struct agent_namespace *ns)
+{
+	return ns->parent ? ns->parent->ns.ns_id : 0;
+}
+
+/* Every event starts with the session id, the namespace id and its parent's. */
+#define agent_ns_tp_assign_ids(ns)					\
+	do {								\
+		memcpy(__entry->sid, (ns)->session_id,			\
+		       AGENT_NS_SESSION_ID_LEN);			\
+		__entry->id = (ns)->ns.ns_id;				\
+		__entry->parent_id = agent_ns_trace_parent_id(ns);	\
+	} while (0)
+#endif
+
+/* @task is the task that moved into the new namespace. */
 TRACE_EVENT(agent_session_start,
 
-	TP_PROTO(const struct agent_namespace *ns),
+	TP_PROTO(const struct agent_namespace *ns,
+		 const struct task_struct *task),
 
-	TP_ARGS(ns),
+	TP_ARGS(ns, task),
 
 	TP_STRUCT__entry(
 		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
 		__array(u8, parent, AGENT_NS_SESSION_ID_LEN)
 		__field(pid_t, pid)
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
+		agent_ns_tp_assign_ids(ns);
 		memcpy(__entry->parent, ns->parent_id, AGENT_NS_SESSION_ID_LEN);
-		__entry->pid = current->pid;
+		__entry->pid = task->pid;
 	),
 
-	TP_printk("sid=%16phN parent=%16phN pid=%d",
-		  __entry->sid, __entry->parent, __entry->pid)
+	TP_printk("sid=%16phN parent=%16phN pid=%d id=%llu parent_id=%llu",
+		  __entry->sid, __entry->parent, __entry->pid, __entry->id,
+		  __entry->parent_id)
 );
 
-TRACE_EVENT(agent_session_end,
+/*
+ * A namespace's totals: when it ends (verdict and sig 0), and each time
+ * the reaper finds it over its limits (with the signal it sends, 0 for a
+ * log-only budget).
+ */
+DECLARE_EVENT_CLASS(agent_ns_totals,
 
 	TP_PROTO(const struct agent_namespace *ns,
-		 const struct agent_ns_counters *c),
+		 const struct agent_ns_counters *c, int verdict, int sig),
 
-	TP_ARGS(ns, c),
+	TP_ARGS(ns, c, verdict, sig),
 
 	TP_STRUCT__entry(
 		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
+		__field(int, verdict)
+		__field(int, sig)
 		__field(u64, total_syscalls)
 		__field(u64, openat_count)
 		__field(u64, write_bytes)
@@ -49,7 +81,9 @@ TRACE_EVENT(agent_session_end,
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
+		agent_ns_tp_assign_ids(ns);
+		__entry->verdict = verdict;
+		__entry->sig = sig;
 		__entry->total_syscalls = c->total_syscalls;
 		__entry->openat_count = c->openat_count;
 		__entry->write_bytes = c->write_bytes;
@@ -59,10 +93,31 @@ TRACE_EVENT(agent_session_end,
 		__entry->elapsed_ns = c->elapsed_ns;
 	),
 
-	TP_printk("sid=%16phN total_syscalls=%llu openat_count=%llu write_bytes=%llu connect_count=%llu unlink_count=%llu fork_count=%llu elapsed_ns=%llu",
+	TP_printk("sid=%16phN total_syscalls=%llu openat_count=%llu write_bytes=%llu connect_count=%llu unlink_count=%llu fork_count=%llu elapsed_ns=%llu id=%llu parent_id=%llu",
 		  __entry->sid, __entry->total_syscalls, __entry->openat_count,
 		  __entry->write_bytes, __entry->connect_count,
 		  __entry->unlink_count, __entry->fork_count,
+		  __entry->elapsed_ns, __entry->id, __entry->parent_id)
+);
+
+DEFINE_EVENT(agent_ns_totals, agent_session_end,
+	TP_PROTO(const struct agent_namespace *ns,
+		 const struct agent_ns_counters *c, int verdict, int sig),
+	TP_ARGS(ns, c, verdict, sig)
+);
+
+TRACE_DEFINE_ENUM(AGENT_NS_OVER_BUDGET);
+TRACE_DEFINE_ENUM(AGENT_NS_OVER_LIFETIME);
+
+DEFINE_EVENT_PRINT(agent_ns_totals, agent_session_reap,
+	TP_PROTO(const struct agent_namespace *ns,
+		 const struct agent_ns_counters *c, int verdict, int sig),
+	TP_ARGS(ns, c, verdict, sig),
+	TP_printk("sid=%16phN id=%llu parent_id=%llu over=%s sig=%d total_syscalls=%llu write_bytes=%llu elapsed_ns=%llu",
+		  __entry->sid, __entry->id, __entry->parent_id,
+		  __entry->verdict == AGENT_NS_OVER_LIFETIME ? "max_lifetime" :
+		  __entry->verdict == AGENT_NS_OVER_BUDGET ? "budget" : "none",
+		  __entry->sig, __entry->total_syscalls, __entry->write_bytes,
 		  __entry->elapsed_ns)
 );
 
@@ -74,15 +129,19 @@ TRACE_EVENT(agent_intent_set,
 
 	TP_STRUCT__entry(
 		__array(u8, sid, AGENT_NS_SESSION_ID_LEN)
+		__field(u64, id)
+		__field(u64, parent_id)
 		__string(tag, tag)
 	),
 
 	TP_fast_assign(
-		memcpy(__entry->sid, ns->session_id, AGENT_NS_SESSION_ID_LEN);
+		agent_ns_tp_assign_ids(ns);
 		__assign_str(tag);
 	),
 
-	TP_printk("sid=%16phN tag=%s", __entry->sid, __get_str(tag))
+	/* The tag last: it may hold spaces. */
+	TP_printk("sid=%16phN id=%llu parent_id=%llu tag=%s", __entry->sid,
+		  __entry->id, __entry->parent_id, __get_str(tag))
 );
 
 #endif /* _TRACE_AGENT_NS_H */

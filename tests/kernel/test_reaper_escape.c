@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The reaper holds escapees to the budget they tried to leave. A
+ * namespace gets a SIGKILL budget of a few thousand syscalls; inside it,
+ * processes turn into nobody and escape the way an agent would: through
+ * a fresh user namespace with PR_SET_AGENT_NS, with
+ * clone3(CLONE_NEWUSER | CLONE_NEWAGENT), and by re-running the
+ * agentns-unshare shim ($AGENTNS_UNSHARE) from inside a user namespace.
+ * All keep spending syscalls; within one reaper tick (60 s, 80 s
+ * allowed) every one of them must be dead by SIGKILL, while a process in
+ * an unrelated namespace without a budget, doing the same, survives.
+ * Waits for the reaper: keep it out of quick runs.
+ */
+#include "agentns_test.h"
+
+#include <poll.h>
+#include <time.h>
+
+#define LIMIT_S	80
+
+static int ready[2];
+
+static void spin(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int i;
+
+	for (;;) {
+		for (i = 0; i < 200; i++)
+			syscall(SYS_getppid);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Report our pid to the test, one line, then spend syscalls until killed. */
+static void report_and_spin(void)
+{
+	if (dprintf(ready[1], "%d\n", (int)getpid()) < 2)
+		_exit(1);
+	spin();
+}
+
+static void escape_prctl(void)
+{
+	become_nobody();
+	enter_new_userns();
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "PR_SET_AGENT_NS in a user namespace: %s", strerror(errno));
+	report_and_spin();
+}
+
+static void escape_clone3(void)
+{
+	pid_t pid;
+
+	become_nobody();
+	pid = sys_clone3(CLONE_NEWUSER | CLONE_NEWAGENT);
+	check(pid >= 0, "clone3(CLONE_NEWUSER|CLONE_NEWAGENT): %s",
+	      strerror(errno));
+	if (pid == 0)
+		report_and_spin();
+	report_and_spin();
+}
+
+/* Re-run the shim from a user namespace; it reports through fd 3. */
+static void escape_shim(const char *shim)
+{
+	check(dup2(ready[1], 3) == 3, "dup2: %s", strerror(errno));
+	become_nobody();
+	enter_new_userns();
+	/* Root in our user namespace, so exec keeps the capabilities. */
+	check(write_text("/proc/self/setgroups", "deny") == 0 &&
+	      write_text("/proc/self/gid_map", "0 65534 1") == 0 &&
+	      write_text("/proc/self/uid_map", "0 65534 1") == 0,
+	      "map ourselves to root in the user namespace: %s",
+	      strerror(errno));
+	execl(shim, shim, "--", "/bin/sh", "-c",
+	      "echo $$ >&3; exec 3>&-; while :; do sleep 1; done",
+	      (char *)NULL);
+	fail("exec %s: %s", shim, strerror(errno));
+}
+
+static const char *shim_path(void)
+{
+	static const char *const candidates[] = {
+		"../../userspace/agentns-unshare",
+		"/usr/local/bin/agentns-unshare",
+		"/usr/bin/agentns-unshare",
+	};
+	static char path[4096];
+	const char *env = getenv("AGENTNS_UNSHARE");
+	size_t i;
+	ssize_t n;
+	char *slash;
+
+	if (env && !access(env, X_OK))
+		return env;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 64);
+	if (n > 0) {
+		path[n] = '\0';
+		slash = strrchr(path, '/');
+		if (slash) {
+			strcpy(slash + 1, candidates[0]);
+			if (!access(path, X_OK))
+				return path;
+		}
+	}
+	for (i = 1; i < ARRAY_SIZE(candidates); i++)
+		if (!access(candidates[i], X_OK))
+			return candidates[i];
+	return NULL;
+}
+
+/* A copy of the shim that nobody can execute, wherever the suite lives. */
+static char shim_dir[] = "/tmp/agentns-shim.XXXXXX";
+static char shim_copy[64];
+
+static const char *shim_for_nobody(const char *shim)
+{
+	char buf[8192];
+	ssize_t n;
+	int in, out;
+
+	if (!shim || !mkdtemp(shim_dir) || chmod(shim_dir, 0755))
+		return NULL;
+	snprintf(shim_copy, sizeof(shim_copy), "%s/agentns-unshare", shim_dir);
+	in = open(shim, O_RDONLY | O_CLOEXEC);
+	out = open(shim_copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (in < 0 || out < 0)
+		return NULL;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return NULL;
+	close(in);
+	close(out);
+	return n == 0 ? shim_copy : NULL;
+}
+
+static void shim_cleanup(void)
+{
+	if (shim_copy[0]) {
+		unlink(shim_copy);
+		rmdir(shim_dir);
+	}
+}
+
+static const char *shim;
+
+/* The control: a namespace without a budget, spending the same way. */
+static void control_ns(void)
+{
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "control PR_SET_AGENT_NS: %s", strerror(errno));
+	spin();
+}
+
+static void shim_escapee(void)
+{
+	escape_shim(shim);
+}
+
+/* The holder: a namespace with a SIGKILL budget, and the escapees. */
+static void budgeted_ns(void)
+{
+	struct agent_ns_budget b = {
+		.max_syscalls = 3000,
+		.action = AGENT_NS_BUDGET_SIGKILL,
+	};
+
+	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	      "PR_SET_AGENT_NS: %s", strerror(errno));
+	check(agent_prctl(PR_SET_AGENT_BUDGET_LIMITS, (unsigned long)&b,
+			  0, 0, 0) == 0, "set budget: %s", strerror(errno));
+	fork_run(escape_prctl);
+	fork_run(escape_clone3);
+	if (shim)
+		fork_run(shim_escapee);
+	spin();
+}
+
+int main(void)
+{
+	pid_t holder, control, escapees[8];
+	int nr = 0, expected, i, status, dead = 0;
+	time_t t0;
+
+	test_init("test_reaper_escape");
+	require_agentns();
+	require_root();
+	require_cap_sys_admin();
+	check(pipe(ready) == 0, "pipe: %s", strerror(errno));
+	check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0,
+	      "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	shim = shim_for_nobody(shim_path());
+	atexit(shim_cleanup);
+
+	control = fork_run(control_ns);
+	holder = fork_run(budgeted_ns);
+
+	/* prctl escapee, clone3 parent and child, shim: 3 or 4 reports. */
+	expected = shim ? 4 : 3;
+	if (!shim)
+		note("agentns-unshare not found: shim re-exec not tried");
+	close(ready[1]);
+	{
+		char lines[256] = "", *p, *nl;
+		size_t len = 0;
+		ssize_t n;
+
+		while (nr < expected) {
+			struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
+
+			if (poll(&pfd, 1, 20000) != 1)
+				break;
+			n = read(ready[0], lines + len, sizeof(lines) - 1 - len);
+			if (n <= 0)
+				break;
+			len += n;
+			lines[len] = '\0';
+			p = lines;
+			while (nr < expected && (nl = strchr(p, '\n'))) {
+				*nl = '\0';
+				escapees[nr++] = atoi(p);
+				p = nl + 1;
+			}
+			len = strlen(p);
+			memmove(lines, p, len + 1);
+		}
+	}
+	check(nr == expected, "only %d of %d escapees reported in", nr,
+	      expected);
+	note("%d escapees spinning in child namespaces of a budgeted namespace",
+	     nr);
+
+	/* Reap until the holder and every escapee are gone by SIGKILL. */
+	t0 = time(NULL);
+	while (dead < nr + 1 && time(NULL) - t0 < LIMIT_S) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0) {
+			usleep(200000);
+			continue;
+		}
+		check(pid != control, "control process died (status %#x)",
+		      status);
+		check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "pid %d ended with status %#x, want SIGKILL", pid,
+		      status);
+		for (i = 0; i < nr; i++)
+			if (escapees[i] == pid)
+				dead++;
+		if (pid == holder)
+			dead++;
+	}
+	for (i = 0; i < nr; i++)
+		if (!kill(escapees[i], 0)) {
+			kill(escapees[i], SIGKILL);
+			fail("escapee %d still alive %d s after its namespace went over its SIGKILL budget",
+			     escapees[i], LIMIT_S);
+		}
+	check(dead >= nr + 1, "holder still alive after %d s", LIMIT_S);
+	note("all killed after %ld s", (long)(time(NULL) - t0));
+	check(!kill(control, 0), "control without a budget was killed");
+	kill(control, SIGKILL);
+	waitpid(control, &status, 0);
+	return test_done();
+}
