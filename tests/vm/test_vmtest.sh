@@ -41,7 +41,8 @@ while (($#)); do
 done
 nonce=$(gzip -dc "$initrd" | cpio -i --to-stdout init 2>/dev/null | sed -n 's/^echo "AGENTNS-VM-END \([0-9a-f]*\) .*/\1/p')
 case $FAKE_QEMU_MODE in
-good) printf 'AGENTNS-VM-BEGIN %s %s\nok 1 x\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$FAKE_RELEASE" "$nonce" >"$console" ;;
+# SeaBIOS leaves escape codes on the line the guest's first output joins.
+good) printf 'Booting from ROM..\033[?7l\033[2JAGENTNS-VM-BEGIN %s %s\nok 1 x\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$FAKE_RELEASE" "$nonce" >"$console" ;;
 old-marker) printf 'AGENTNS-VM-BEGIN %s\nAGENTNS-VM-END rc=0\n' "$FAKE_RELEASE" >"$console" ;;
 crash) exit 1 ;;
 other-kernel) printf 'AGENTNS-VM-BEGIN %s 6.1.0-stock\nAGENTNS-VM-END %s rc=0\n' "$nonce" "$nonce" >"$console" ;;
