@@ -54,6 +54,24 @@ def rollout_hosts(listing: str) -> set[str]:
     return hosts
 
 
+def controller_inventory(tmp_path: Path) -> Path:
+    """An inventory whose one host, ctl, is this controller (connection local)."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    return inventory
+
+
+def install_tasks_playbook(tmp_path: Path, tasks_from: str, variables: dict[str, object], extra_tasks: str = "") -> Path:
+    """A play importing agentns_install's tasks_from with these variables."""
+    playbook = tmp_path / f"{tasks_from}.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: {tasks_from}\n"
+        "      vars:\n" + "".join(f"        {name}: {json.dumps(value)}\n" for name, value in variables.items()) + extra_tasks
+    )
+    return playbook
+
+
 def test_stages_never_include_the_build_host(tmp_path: Path) -> None:
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  hosts:\n    web1: {}\n    builder: {}\n  children:\n    agentns_canary:\n      hosts:\n        c1: {}\n")
@@ -79,8 +97,7 @@ def test_build_host_rolled_out_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_controller_in_the_inventory_is_left_alone(tmp_path: Path) -> None:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    inventory = controller_inventory(tmp_path)
     result = run_playbook(REPO / "playbooks/rollout.yml", inventory, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is the controller (ansible_connection=local): left untouched" in result.stdout
@@ -89,14 +106,8 @@ def test_controller_in_the_inventory_is_left_alone(tmp_path: Path) -> None:
 
 def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> None:
     """--tags install runs the commit step without verify and selftest."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
-    playbook = tmp_path / "commit.yml"
-    playbook.write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: commit\n"
-        f"      vars:\n        agentns_install_kernelrelease: {platform.release()}\n"
-    )
+    inventory = controller_inventory(tmp_path)
+    playbook = install_tasks_playbook(tmp_path, "commit", {"agentns_install_kernelrelease": platform.release()})
     result = run_playbook(playbook, inventory, "--check", "-e", "agentns_verify_passed=true")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "selftest did not pass on it in this run" in result.stdout, result.stdout
@@ -114,15 +125,12 @@ def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> Non
 )
 def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[str], timeout: int, error: str) -> None:
     """A hung BMC call must not stall a host's rollout forever."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
-    playbook = tmp_path / "hook.yml"
-    playbook.write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: hook\n"
-        f"      vars:\n        agentns_install_hook_argv: {json.dumps(argv)}\n"
-        f"        agentns_install_hook_name: power-cycle\n        agentns_install_hook_timeout: {timeout}\n"
-        "    - ansible.builtin.debug:\n        msg: 'HOOK-ERROR=[{{ agentns_install_hook_error }}]'\n"
+    inventory = controller_inventory(tmp_path)
+    playbook = install_tasks_playbook(
+        tmp_path,
+        "hook",
+        {"agentns_install_hook_argv": argv, "agentns_install_hook_name": "power-cycle", "agentns_install_hook_timeout": timeout},
+        "    - ansible.builtin.debug:\n        msg: 'HOOK-ERROR=[{{ agentns_install_hook_error }}]'\n",
     )
     start = time.monotonic()
     result = run_playbook(playbook, inventory)
@@ -132,17 +140,11 @@ def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[s
 
 
 def preflight(tmp_path: Path, *extra: str, package_size: int = 1024) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(f"all:\n  hosts:\n    ctl:\n      ansible_connection: local\n      ansible_python_interpreter: {sys.executable}\n")
+    inventory = controller_inventory(tmp_path)
     package = tmp_path / "linux-image.deb"
     with package.open("wb") as sparse:
         sparse.truncate(package_size)
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: preflight\n"
-        f"      vars:\n        agentns_install_image_package: {package}\n"
-    )
+    playbook = install_tasks_playbook(tmp_path, "preflight", {"agentns_install_image_package": str(package)})
     return run_playbook(playbook, inventory, "--check", *extra)
 
 
