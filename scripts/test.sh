@@ -63,7 +63,8 @@ stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 # waiting (reboots, SSH, the fallback's timeouts), so two scenarios on 2
 # cores take well under the sum. Each one's output goes to
 # build/molecule/NAME.log, shown when it fails. (smoke tests the fleet
-# itself; the others use the same fleet, so it runs by hand only.)
+# itself; its checks of the fleet run in every scenario, from
+# molecule/resources/tests/test_fleet.py, so it runs by hand only.)
 # Starting fallback (the longer one) first was slower once measured
 # (docs/benchmarks.md): their package installs then overlap.
 molecule_scenarios=(default fallback)
