@@ -8,7 +8,6 @@ that must be stopped before it changes anything.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 import subprocess
@@ -17,41 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
+from playbook_run import PLAYBOOK_BIN, REPO, rollout_hosts, run_playbook
 
 pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
-
-
-def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".ansible/collections")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
-    env["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
-    return subprocess.run(
-        [str(PLAYBOOK_BIN), "-i", str(inventory), str(playbook), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-        check=False,
-    )
-
-
-def rollout_hosts(listing: str) -> set[str]:
-    """The hosts of deploy.yml's rollout stages, from `--list-hosts` output."""
-    hosts: set[str] = set()
-    in_rollout = False
-    for line in listing.splitlines():
-        match = re.match(r"\s+play #\d+ \(.*\): (.*?)\tTAGS", line)
-        if match:
-            in_rollout = match.group(1) == "Roll out the agentns kernel"
-        elif in_rollout and re.match(r"\s{6}\S+$", line):
-            hosts.add(line.strip())
-    return hosts
 
 
 def controller_inventory(tmp_path: Path) -> Path:

@@ -1,0 +1,60 @@
+"""Run ansible-playbook from the venv against the checkout's collection.
+
+Shared by the tests of this directory (pytest puts it on sys.path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
+
+
+def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".ansible/collections")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
+    env["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
+    return subprocess.run(
+        [str(PLAYBOOK_BIN), "-i", str(inventory), str(playbook), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+
+
+ROLLOUT_PLAY = "Roll out the agentns kernel"
+
+
+def rollout_stages(listing: str) -> list[set[str]]:
+    """The hosts of each of deploy.yml's rollout stages, from `--list-hosts` output."""
+    stages: list[set[str]] = []
+    in_rollout = False
+    for line in listing.splitlines():
+        match = re.match(r"\s+play #\d+ \(.*\): (.*?)\tTAGS", line)
+        if match:
+            in_rollout = match.group(1) == ROLLOUT_PLAY
+            if in_rollout:
+                stages.append(set())
+        elif in_rollout and re.match(r"\s{6}\S+$", line):
+            stages[-1].add(line.strip())
+    return stages
+
+
+def rollout_hosts(listing: str) -> set[str]:
+    """The hosts of all of deploy.yml's rollout stages."""
+    return set().union(*rollout_stages(listing))
+
+
+def rollout_batches(output: str) -> int:
+    """How many batches (plays) of the rollout a run went through."""
+    return len(re.findall(rf"^PLAY \[{ROLLOUT_PLAY}\]", output, re.MULTILINE))

@@ -1,0 +1,100 @@
+"""deploy.yml's shape: which hosts go first and how batches grow.
+
+Play keywords see no inventory variable, so the shape comes from -e or from
+the inventory's group all through the collection's lookups; these runs prove
+both ways, with --list-hosts (canary choice) and with a run that skips every
+task but still walks the batches (batch sizes). No host is contacted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playbook_run import PLAYBOOK_BIN, REPO, rollout_batches, rollout_stages, run_playbook
+
+pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
+
+
+def fleet(tmp_path: Path, count: int, *, group_all: str = "", canary_group: bool = False) -> Path:
+    """An inventory: the controller (connection local) first, then web1..webN."""
+    lines = ["all:", "  hosts:", "    ctl:", "      ansible_connection: local", "  children:", "    web:", "      hosts:"]
+    lines += [f"        web{i}: {{}}" for i in range(1, count + 1)]
+    if canary_group:
+        lines += ["    agentns_canary:", "      hosts:", f"        web{count}: {{}}"]
+    inventory = tmp_path / "inventory" / "hosts.yml"
+    inventory.parent.mkdir()
+    inventory.write_text("\n".join(lines) + "\n")
+    if group_all:
+        (inventory.parent / "group_vars").mkdir()
+        (inventory.parent / "group_vars" / "all.yml").write_text(group_all)
+    return inventory
+
+
+def stages(inventory: Path, *args: str) -> list[set[str]]:
+    result = run_playbook(REPO / "deploy.yml", inventory, "--list-hosts", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = rollout_stages(result.stdout)
+    assert len(found) == 2, result.stdout
+    return found
+
+
+def batches(inventory: Path, *args: str) -> int:
+    # No task runs (none is tagged so), but serial still cuts the plays.
+    result = run_playbook(REPO / "deploy.yml", inventory, "--tags", "agentns-no-such-tag", "--skip-tags", "always", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return rollout_batches(result.stdout)
+
+
+def test_without_a_canary_group_the_first_host_is_the_canary(tmp_path: Path) -> None:
+    """A first run on a fleet with no canary group must not reboot every host at once."""
+    canary, rest = stages(fleet(tmp_path, 4))
+    # ctl comes first in the inventory but is the controller, never rolled out.
+    assert canary == {"web1"}
+    assert rest == {"ctl", "web2", "web3", "web4"}
+
+
+def test_the_canary_group_wins(tmp_path: Path) -> None:
+    canary, rest = stages(fleet(tmp_path, 4, canary_group=True))
+    assert canary == {"web4"}
+    assert "web4" not in rest
+
+
+def test_canary_count_from_the_inventory(tmp_path: Path) -> None:
+    canary, rest = stages(fleet(tmp_path, 4, group_all="agentns_canary_count: 2\n"))
+    assert canary == {"web1", "web2"}
+    assert rest == {"ctl", "web3", "web4"}
+
+
+def test_canary_count_zero_means_no_canary_stage(tmp_path: Path) -> None:
+    canary, rest = stages(fleet(tmp_path, 3), "-e", "agentns_canary_count=0")
+    assert canary == set()
+    assert rest == {"ctl", "web1", "web2", "web3"}
+
+
+def test_the_canary_is_chosen_inside_the_limit(tmp_path: Path) -> None:
+    canary, rest = stages(fleet(tmp_path, 4), "--limit", "web3,web4,localhost")
+    assert canary == {"web3"}
+    assert rest == {"web4"}
+
+
+def test_hosts_pattern_from_the_inventory(tmp_path: Path) -> None:
+    canary, rest = stages(fleet(tmp_path, 3, group_all="agentns_hosts: web\n"))
+    assert canary == {"web1"}
+    assert rest == {"web2", "web3"}
+
+
+def test_default_batches_grow(tmp_path: Path) -> None:
+    # 20 hosts after the canary (ctl is left alone inside the play, not here):
+    # [1, "10%", "25%"] -> 1, 2, 5, 5, 5, 2 after the canary's batch.
+    assert batches(fleet(tmp_path, 20)) == 7
+
+
+def test_batch_size_from_the_inventory(tmp_path: Path) -> None:
+    # 20 hosts after the canary, 10 at a time.
+    assert batches(fleet(tmp_path, 20, group_all="agentns_serial: 10\n")) == 1 + 2
+
+
+def test_extra_vars_win_over_the_inventory(tmp_path: Path) -> None:
+    inventory = fleet(tmp_path, 20, group_all="agentns_serial: 10\n")
+    assert batches(inventory, "-e", "agentns_serial=100%") == 1 + 1
