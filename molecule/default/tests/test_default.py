@@ -68,6 +68,14 @@ def test_new_kernel_was_booted_on_trial(host: Host) -> None:
         assert "Booting `agentns trial boot: Linux" in console
 
 
+def test_trial_boot_turned_faults_into_panics(host: Host) -> None:
+    # The host still runs its trial boot: the commit makes it GRUB's default
+    # without another reboot. Both ways (one-shot entry, kexec) carry them.
+    args = host.file("/proc/cmdline").content_string.split()
+    for wanted in ("panic=10", "oops=panic", "softlockup_panic=1", "hung_task_panic=1"):
+        assert wanted in args, args
+
+
 def test_stock_kernel_kept_as_fallback(host: Host) -> None:
     assert host.run("ls /boot/vmlinuz-*-amd64").rc == 0
 
