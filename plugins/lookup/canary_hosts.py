@@ -11,8 +11,8 @@ version_added: 0.2.0
 description:
   - The members of O(group) that match the pattern, when the inventory has that group.
   - Otherwise the first O(count) hosts that match the pattern (and C(--limit)), in inventory
-    order, skipping any host Ansible reaches with C(ansible_connection=local) (the controller,
-    which the rollout leaves alone). So a fleet without a canary group still starts with a canary.
+    order. So a fleet without a canary group still starts with a canary. Leave the controller out
+    of the pattern (lookup P(agentns.fleet.controller_hosts#lookup)).
   - Meant for play keywords, which see no inventory variable, so it reads the run's inventory again.
 options:
   _terms:
@@ -63,10 +63,4 @@ class LookupModule(LookupBase):
         limit = variables.get("ansible_limit")
         if group in inventory.inventory.groups:
             return inventory.hosts(f"{pattern}:&{group}", limit)
-        picked: list[str] = []
-        for name in inventory.hosts(pattern, limit):
-            if len(picked) >= count:
-                break
-            if inventory.host_vars(name).get("ansible_connection") != "local":
-                picked.append(name)
-        return picked
+        return inventory.hosts(pattern, limit)[:count]

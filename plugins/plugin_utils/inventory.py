@@ -29,6 +29,7 @@ class RunInventory:
         self._sources = list(sources)
         self._playbook_dir = playbook_dir
         self.inventory = InventoryManager(loader=self._loader, sources=self._sources)
+        self._controllers: list[str] | None = None
 
     def group_all_vars(self) -> dict:
         """Group all's variables, with Ansible's precedence between their places."""
@@ -48,6 +49,12 @@ class RunInventory:
             return [host.name for host in self.inventory.get_hosts(pattern)]
         finally:
             self.inventory.subset(None)
+
+    def controllers(self) -> list[str]:
+        """Hosts Ansible reaches with connection local: the controller, whatever their names."""
+        if self._controllers is None:
+            self._controllers = [host.name for host in self.inventory.get_hosts("all") if self.host_vars(host.name).get("ansible_connection") == "local"]
+        return self._controllers
 
     def host_vars(self, name: str) -> dict:
         """A host's inventory variables (the file, group_vars/, host_vars/)."""

@@ -63,9 +63,28 @@ def test_build_host_rolled_out_only_when_asked(tmp_path: Path) -> None:
     assert rollout_hosts(result.stdout) == {"web1", "builder"}, result.stdout
 
 
-def test_controller_in_the_inventory_is_left_alone(tmp_path: Path) -> None:
-    inventory = controller_inventory(tmp_path)
-    result = run_playbook(REPO / "playbooks/rollout.yml", inventory, "--check")
+def test_controller_in_the_inventory_is_left_out_of_the_stages(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    web1: {}\n    ctl:\n      ansible_connection: local\n")
+    result = run_playbook(REPO / "deploy.yml", inventory, "--list-hosts")
+    assert result.returncode == 0, result.stderr
+    assert rollout_hosts(result.stdout) == {"web1"}, result.stdout
+    opted_in = run_playbook(REPO / "deploy.yml", inventory, "--list-hosts", "-e", "agentns_rollout_controller=true")
+    assert rollout_hosts(opted_in.stdout) == {"web1", "ctl"}, opted_in.stdout
+
+
+def test_controller_known_only_at_run_time_is_left_alone(tmp_path: Path) -> None:
+    # A host added at run time is not in the inventory the stage's pattern is
+    # computed from; the pre-task sees its connection and ends its rollout.
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts: {}\n")
+    playbook = tmp_path / "runtime.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.add_host: {{name: ctl, ansible_connection: local, ansible_python_interpreter: {sys.executable}}}\n"
+        f"- ansible.builtin.import_playbook: {REPO}/playbooks/rollout.yml\n"
+    )
+    result = run_playbook(playbook, inventory, "--check", "-e", "agentns_canary_count=0")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is the controller (ansible_connection=local): left untouched" in result.stdout
     assert re.search(r"ctl\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout
