@@ -151,3 +151,59 @@ def test_preflight_refuses_a_boot_without_room(tmp_path: Path) -> None:
     result = preflight(tmp_path, "-e", "agentns_install_kexec=true", package_size=1 << 42)
     assert result.returncode != 0
     assert re.search(r"Not installing on ctl: /boot has [0-9.]+ MiB\s+free", result.stdout), result.stdout
+
+
+GRUB_ENTRY = "menuentry 'Debian GNU/Linux, with Linux {release}' --class debian $menuentry_id_option 'gnulinux-{release}-advanced-UUID1' {{\n}}\n"
+
+
+@pytest.mark.parametrize("submenu", [True, False], ids=["submenu", "GRUB_DISABLE_SUBMENU=y"])
+def test_grub_entry_ids_with_and_without_the_submenu(tmp_path: Path, submenu: bool) -> None:
+    """GRUB_DISABLE_SUBMENU=y puts the entries at the top level: no "SUBMENU>" prefix then."""
+    release = platform.release()
+    entries = GRUB_ENTRY.format(release=release) + GRUB_ENTRY.format(release="7.3.4-agentns-abcdef0")
+    if submenu:
+        entries = "submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-UUID1' {\n" + entries + "}\n"
+    grub_cfg = tmp_path / "grub.cfg"
+    grub_cfg.write_text(entries)
+    playbook = install_tasks_playbook(
+        tmp_path,
+        "grub_entries",
+        {"agentns_install_grub_cfg": str(grub_cfg), "agentns_install_kernelrelease": "7.3.4-agentns-abcdef0"},
+        "    - ansible.builtin.debug:\n        msg: 'IDS=[{{ agentns_install_grub_running }}|{{ agentns_install_grub_new }}]'\n",
+    )
+    result = run_playbook(playbook, controller_inventory(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    prefix = "gnulinux-advanced-UUID1>" if submenu else ""
+    assert f"IDS=[{prefix}gnulinux-{release}-advanced-UUID1|{prefix}gnulinux-7.3.4-agentns-abcdef0-advanced-UUID1]" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("menu_block", "in_place"),
+    [
+        ("menuentry 'agentns trial boot' --id agentns-trial {\n\tlinux /vmlinuz panic=10\n}\n", True),
+        # update-grub interrupted (or never run): the block is missing.
+        (None, False),
+        # left from an earlier trial: other arguments.
+        ("menuentry 'agentns trial boot' --id agentns-trial {\n\tlinux /vmlinuz panic=10 init=/x\n}\n", False),
+    ],
+    ids=["current", "missing", "stale"],
+)
+def test_trial_entry_checked_against_grub_menu(tmp_path: Path, menu_block: str | None, in_place: bool) -> None:
+    """A trial entry missing from grub.cfg must be regenerated, not blamed on the kernel as a panic."""
+    script = tmp_path / "42_agentns_trial"
+    script.write_text("#!/bin/sh\ncat <<'E'\nmenuentry 'agentns trial boot' --id agentns-trial {\n\tlinux /vmlinuz panic=10\n}\nE\n")
+    script.chmod(0o755)
+    menu = "### BEGIN /etc/grub.d/10_linux ###\nmenuentry 'Debian' {\n}\n### END /etc/grub.d/10_linux ###\n"
+    if menu_block is not None:
+        menu += f"### BEGIN {script} ###\n{menu_block}### END {script} ###\n"
+    grub_cfg = tmp_path / "grub.cfg"
+    grub_cfg.write_text(menu)
+    playbook = install_tasks_playbook(
+        tmp_path,
+        "trial_entry_check",
+        {"agentns_install_grub_cfg": str(grub_cfg), "agentns_install_trial_script": str(script)},
+        "    - ansible.builtin.debug:\n        msg: 'IN-PLACE=[{{ agentns_install_trial_entry_in_place }}]'\n",
+    )
+    result = run_playbook(playbook, controller_inventory(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"IN-PLACE=[{in_place}]" in result.stdout, result.stdout
