@@ -9,7 +9,7 @@ checks=0
 
 skip() {
 	echo "SKIP: $*"
-	exit 77
+	exit 4
 }
 
 fail() {
