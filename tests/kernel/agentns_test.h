@@ -214,6 +214,14 @@ static inline const char *agentns_missing(void)
 #include "kselftest_harness.h"
 
 /*
+ * Every case gets 120 s, not the harness's 30: the suite also runs in
+ * emulated (TCG) guests with KASAN and lockdep, where a case that forks
+ * and waits on children takes many times its native duration.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT	120
+
+/*
  * ASSERT_TRUE() with a message that may use errno as the condition left
  * it; one statement wherever a statement fits.
  */
