@@ -7,6 +7,9 @@ Checks, without a kernel tree:
   * the new files the series creates, after every patch touching them,
     are byte-identical to the copies kept at the top of the repository
     (kernel/, include/), so the two can never drift apart;
+  * likewise every file the series creates in tools/testing/selftests/agent_ns/
+    equals its copy in tests/kernel/ (content and executable bit); files
+    only the repository has there (run.sh, README.md) are allowed;
   * the uapi numbers are the ones SPEC.md fixes;
   * no CLONE_NEWAGENT definition reuses 0x100 (CLONE_VM) or any other
     clone bit known to the target kernel.
@@ -28,6 +31,8 @@ NEW_FILES = (
     "include/uapi/linux/agent_namespaces.h",
     "include/trace/events/agent_ns.h",
 )
+SELFTEST_DIR = "tools/testing/selftests/agent_ns"
+SELFTEST_COPY = "tests/kernel"
 PR_AGENT_BASE = 0x41544E53
 PRCTL_OFFSETS = {
     "PR_GET_AGENT_SESSION_ID": 1,
@@ -67,6 +72,38 @@ def replay_new_files(patches: list[Path]) -> dict[str, str]:
                 capture_output=True,
             )
         return {name: (Path(tmp) / name).read_text() for name in NEW_FILES if (Path(tmp) / name).exists()}
+
+
+def replay_selftests(patches: list[Path]) -> dict[str, tuple[bytes, bool]]:
+    """Files the series creates in SELFTEST_DIR: name -> (content, executable)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for patch in patches:
+            subprocess.run(
+                ["git", "apply", "--unsafe-paths", f"--include={SELFTEST_DIR}/*", str(patch)],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+            )
+        root = Path(tmp) / SELFTEST_DIR
+        if not root.is_dir():
+            return {}
+        return {f.name: (f.read_bytes(), bool(f.stat().st_mode & 0o100)) for f in sorted(root.iterdir()) if f.is_file()}
+
+
+def check_selftests(patches: list[Path]) -> list[str]:
+    replayed = replay_selftests(patches)
+    if not replayed:
+        return [f"no patch creates {SELFTEST_DIR}/"]
+    errors = []
+    for name, (content, executable) in replayed.items():
+        kept = TOP / SELFTEST_COPY / name
+        if not kept.is_file():
+            errors.append(f"{SELFTEST_DIR}/{name}: the series creates it, {SELFTEST_COPY}/ has no copy")
+        elif kept.read_bytes() != content:
+            errors.append(f"{SELFTEST_DIR}/{name}: differs from {SELFTEST_COPY}/{name} (regenerate with scripts/export-series.sh)")
+        elif bool(kept.stat().st_mode & 0o100) != executable:
+            errors.append(f"{SELFTEST_DIR}/{name}: executable bit differs from {SELFTEST_COPY}/{name}")
+    return errors
 
 
 def c_int(expr: str) -> int:
@@ -158,7 +195,7 @@ def main() -> int:
     if not patches:
         print("no patches found in patches/", file=sys.stderr)
         return 1
-    errors = check_new_files(patches) + check_uapi() + check_clone_bit(patches, args.sched_h)
+    errors = check_new_files(patches) + check_selftests(patches) + check_uapi() + check_clone_bit(patches, args.sched_h)
     for error in errors:
         print(f"apply-agentns: {error}", file=sys.stderr)
     if not errors:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate patches/ and the new files under kernel/ and include/ from a
-# kernel git tree that carries the series as commits on top of BASE.
+# Regenerate patches/, the new files under kernel/ and include/ and the
+# selftests in tests/kernel/ from a kernel git tree that carries the series
+# as commits on top of BASE.
 #
 #   scripts/export-series.sh KERNEL_TREE BASE
 #
@@ -30,4 +31,12 @@ for f in kernel/agent_namespaces.c include/linux/agent_namespaces.h \
 	include/uapi/linux/agent_namespaces.h include/trace/events/agent_ns.h; do
 	git -C "$tree" show "HEAD:$f" >"$top/$f"
 done
+# The selftests the series creates are kept in tests/kernel/ (which also
+# holds repository-only files such as run.sh: those are left alone).
+sel=tools/testing/selftests/agent_ns
+while read -r mode _ _ path; do
+	f=$top/tests/kernel/${path#"$sel"/}
+	git -C "$tree" show "HEAD:$path" >"$f"
+	if [[ $mode == 100755 ]]; then chmod 755 "$f"; else chmod 644 "$f"; fi
+done < <(git -C "$tree" ls-tree HEAD "$sel/")
 "$top/scripts/apply-agentns.py" --check

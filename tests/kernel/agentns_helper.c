@@ -24,7 +24,11 @@
  * 3 EINVAL, 4 EPERM, 5 EOPNOTSUPP, 77 kernel without agent namespaces.
  * Deliberately not named test_* so the runner does not run it on its own.
  */
+#define AGENTNS_NO_HARNESS
 #include "agentns_test.h"
+
+/* Not KSFT_SKIP: 4 already means EPERM here. */
+#define EXIT_NO_AGENTNS	77
 
 #include <time.h>
 
@@ -42,7 +46,7 @@ static int errno_exit(const char *what, int err)
 	return 1;
 }
 
-static int usage(void)
+static int bad_usage(void)
 {
 	fprintf(stderr, "usage: agentns_helper create [-i TAG] [-o N] [-w BYTES] | show |\n"
 		"       budget [-nND] [-s N] [-w N] [-e NS] [-a ACTION] [-r N] [-t SECS] [-m getppid|write] |\n"
@@ -65,7 +69,7 @@ static int probe(void)
 
 	if (access("/proc/self/agent_session", F_OK) &&
 	    agent_prctl(PR_GET_AGENT_SESSION_ID, (unsigned long)id, 0, 0, 0))
-		return KSFT_SKIP;
+		return EXIT_NO_AGENTNS;
 	return 0;
 }
 
@@ -107,18 +111,18 @@ static int cmd_create(int argc, char **argv)
 			break;
 		case 'o':
 			if (parse_u64(optarg, &opens))
-				return usage();
+				return bad_usage();
 			break;
 		case 'w':
 			if (parse_u64(optarg, &bytes))
-				return usage();
+				return bad_usage();
 			break;
 		default:
-			return usage();
+			return bad_usage();
 		}
 	}
 	if (optind != argc)
-		return usage();
+		return bad_usage();
 
 	if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
 		return errno_exit("PR_SET_AGENT_NS", errno);
@@ -246,11 +250,11 @@ static int cmd_budget(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	if (parse_budget(argc, argv, &o))
-		return usage();
+		return bad_usage();
 	if (!o.no_ns && agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
 		return errno_exit("PR_SET_AGENT_NS", errno);
-	if (o.drop)
-		drop_cap_sys_admin();
+	if (o.drop && cap_sys_admin_drop())
+		return errno_exit("dropping CAP_SYS_ADMIN", errno);
 	if (!o.no_budget && agent_prctl(PR_SET_AGENT_BUDGET_LIMITS,
 					(unsigned long)&o.b, 0, 0, 0))
 		return errno_exit("PR_SET_AGENT_BUDGET_LIMITS", errno);
@@ -262,7 +266,7 @@ static int cmd_budget(int argc, char **argv)
 static int cmd_exec(int argc, char **argv)
 {
 	if (argc < 3)
-		return usage();
+		return bad_usage();
 	if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
 		return errno_exit("PR_SET_AGENT_NS", errno);
 	execvp(argv[2], argv + 2);
@@ -274,18 +278,18 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
-		return usage();
+		return bad_usage();
 	if (probe())
-		return KSFT_SKIP;
+		return EXIT_NO_AGENTNS;
 	/* Subcommand options start after the subcommand. */
 	optind = 2;
 	if (!strcmp(argv[1], "create"))
 		return cmd_create(argc, argv);
 	if (!strcmp(argv[1], "show"))
-		return argc == 2 ? cmd_show() : usage();
+		return argc == 2 ? cmd_show() : bad_usage();
 	if (!strcmp(argv[1], "budget"))
 		return cmd_budget(argc, argv);
 	if (!strcmp(argv[1], "exec"))
 		return cmd_exec(argc, argv);
-	return usage();
+	return bad_usage();
 }

@@ -1,5 +1,5 @@
-# shellcheck shell=sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Shared helpers for the shell tests; sourced, never run on its own.
 # POSIX sh: runs under busybox ash in the test initramfs and dash on Debian.
 
@@ -9,7 +9,7 @@ checks=0
 
 skip() {
 	echo "SKIP: $*"
-	exit 77
+	exit 4
 }
 
 fail() {
@@ -70,7 +70,8 @@ require_helper() {
 # The shim: $AGENTNS_UNSHARE, the tree's build, or one on PATH.
 find_shim() {
 	if [ -n "${AGENTNS_UNSHARE:-}" ]; then
-		[ -x "$AGENTNS_UNSHARE" ] || fail "AGENTNS_UNSHARE=$AGENTNS_UNSHARE is not executable"
+		[ -x "$AGENTNS_UNSHARE" ] ||
+			fail "AGENTNS_UNSHARE=$AGENTNS_UNSHARE is not executable"
 		shim=$AGENTNS_UNSHARE
 	elif [ -x "$suite_dir/../../userspace/agentns-unshare" ]; then
 		shim=$suite_dir/../../userspace/agentns-unshare

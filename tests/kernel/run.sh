@@ -6,7 +6,10 @@
 #   run.sh [TEST...]
 #
 # Without arguments every test_* program or test_*.sh script in this
-# directory runs, in name order. Exit code 77 (or kselftest's 4) from a test is a skip.
+# directory runs, in name order. Exit code 4 (kselftest's KSFT_SKIP; 77,
+# the Automake code, is accepted too) from a test is a skip, and so is a
+# kselftest_harness program that exits 0 after skipping some of its
+# tests ("ok N name # SKIP reason" in its output).
 # Environment:
 #   AGENTNS_TIMEOUT=SECS   per-test timeout (default 120)
 #   AGENTNS_NO_SKIP=1      report skips as failures (the VM loop uses it)
@@ -159,12 +162,16 @@ for t in $tests; do
 		echo "not ok $n - $name # TIMEOUT after ${timeout_s}s"
 		show_output
 		failed=$((failed + 1))
-	elif [ "$rc" -eq 0 ]; then
+	elif [ "$rc" -eq 0 ] && ! grep -q '^ok [0-9][0-9]* .* # SKIP' "$out_file"; then
 		echo "ok $n - $name"
 		[ "${AGENTNS_VERBOSE:-0}" = 1 ] && show_output
 		passed=$((passed + 1))
-	elif [ "$rc" -eq 77 ] || [ "$rc" -eq 4 ]; then
-		reason=$(sed -n 's/^SKIP: *//p' "$out_file" | head -n 1)
+	elif [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || [ "$rc" -eq 4 ]; then
+		# lib.sh says "SKIP: why"; the harness "1..0 # SKIP why" for a
+		# whole program, "ok N name # SKIP why" for one of its tests.
+		reason=$(sed -n -e 's/^SKIP: *//p' -e 's/^1\.\.0 # SKIP *//p' \
+			-e 's/^ok [0-9][0-9]* \(.*\) # SKIP *\(.*\)/\1: \2/p' \
+			"$out_file" | head -n 1)
 		[ -n "$reason" ] || reason="exit code $rc"
 		if [ "${AGENTNS_NO_SKIP:-0}" = 1 ]; then
 			echo "not ok $n - $name # skipped but AGENTNS_NO_SKIP=1: $reason"

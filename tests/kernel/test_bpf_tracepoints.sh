@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 #
 # The agent_ns tracepoints fire with the right fields: agent_session_start
 # on creation, agent_intent_set with the tag, agent_session_end when the
@@ -86,8 +86,10 @@ in_order() {
 check "events out of order (start $start, intent $intent, end $end)" \
 	in_order "$start" "$intent" "$end"
 # shellcheck disable=SC2016 # expanded by eval, on purpose
+intent_re='agent_intent_set: sid=$sid id=[1-9][0-9]* parent_id=[0-9]* tag=$tag\$'
+# shellcheck disable=SC2016 # expanded by eval, on purpose
 check "agent_intent_set does not show tag=$tag: $trace" \
-	eval 'echo "$trace" | grep -q "agent_intent_set: sid=$sid id=[1-9][0-9]* parent_id=[0-9]* tag=$tag\$"'
+	eval 'echo "$trace" | grep -q "'"$intent_re"'"'
 start_line=$(echo "$trace" | grep "agent_session_start: sid=$sid")
 # shellcheck disable=SC2016 # expanded by eval, on purpose
 check "agent_session_start has no pid, id and parent_id: $start_line" \
@@ -114,7 +116,8 @@ check "final elapsed_ns is 0" [ "$end_elapsed_ns" != 0 ]
 
 if command -v bpftrace >/dev/null 2>&1; then
 	bt_out=$tmp/bpftrace.out
-	bpftrace -e 'tracepoint:agent_ns:agent_intent_set { printf("BT tag=%s\n", str(args->tag)); }' \
+	bt_prog='tracepoint:agent_ns:agent_intent_set { printf("BT tag=%s\n", str(args->tag)); }'
+	bpftrace -e "$bt_prog" \
 		>"$bt_out" 2>&1 &
 	bt=$!
 	i=0

@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 #
 # Budget enforcement by the reaper, whose first walk comes 60 s after the
 # first namespace is created: namespaces over a nonzero limit get their
@@ -78,7 +78,8 @@ for name in $all; do
 	i=0
 	while ! grep -q '^ready' "$tmp/$name.out" 2>/dev/null; do
 		[ -f "$tmp/$name.rc" ] &&
-			fail "$name exited $(cat "$tmp/$name.rc") before ready: $(cat "$tmp/$name.out")"
+			fail "$name exited $(cat "$tmp/$name.rc") before ready:" \
+				"$(cat "$tmp/$name.out")"
 		i=$((i + 1))
 		[ "$i" -le 30 ] || fail "$name not ready after 30 s"
 		sleep 1

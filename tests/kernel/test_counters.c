@@ -13,12 +13,10 @@
 #include <sys/un.h>
 #include <time.h>
 
-#if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
-#endif
 
 #define NR_KEYS		7
-#define BIG_WRITE	(1 << 20)
+#define BIG_WRITE	(1024 * 1024)
 
 static const char *const keys[NR_KEYS] = {
 	"total_syscalls", "openat_count", "write_bytes", "connect_count",
@@ -32,37 +30,38 @@ struct expect {
 	__u64 open, write, connect, unlink, fork;
 };
 
-static void snap(struct agent_ns_counters *c)
+static void snap(struct __test_metadata *_metadata, struct agent_ns_counters *c)
 {
 	if (agent_prctl(PR_GET_AGENT_COUNTERS, (unsigned long)c, 0, 0, 0))
-		fail("PR_GET_AGENT_COUNTERS: %s", strerror(errno));
+		FAIL_MSG("PR_GET_AGENT_COUNTERS: %s", strerror(errno));
 }
 
 #define DELTA(a, b, f)	((unsigned long long)((b)->f - (a)->f))
 
-static void expect_deltas(const char *what, const struct agent_ns_counters *a,
+static void expect_deltas(struct __test_metadata *_metadata, const char *what,
+			  const struct agent_ns_counters *a,
 			  const struct agent_ns_counters *b,
 			  const struct expect *e, __u64 min_syscalls)
 {
-	check(DELTA(a, b, openat_count) == e->open,
+	CHECK(DELTA(a, b, openat_count) == e->open,
 	      "%s: openat_count moved by %llu, want %llu", what,
 	      DELTA(a, b, openat_count), (unsigned long long)e->open);
-	check(DELTA(a, b, write_bytes) == e->write,
+	CHECK(DELTA(a, b, write_bytes) == e->write,
 	      "%s: write_bytes moved by %llu, want %llu", what,
 	      DELTA(a, b, write_bytes), (unsigned long long)e->write);
-	check(DELTA(a, b, connect_count) == e->connect,
+	CHECK(DELTA(a, b, connect_count) == e->connect,
 	      "%s: connect_count moved by %llu, want %llu", what,
 	      DELTA(a, b, connect_count), (unsigned long long)e->connect);
-	check(DELTA(a, b, unlink_count) == e->unlink,
+	CHECK(DELTA(a, b, unlink_count) == e->unlink,
 	      "%s: unlink_count moved by %llu, want %llu", what,
 	      DELTA(a, b, unlink_count), (unsigned long long)e->unlink);
-	check(DELTA(a, b, fork_count) == e->fork,
+	CHECK(DELTA(a, b, fork_count) == e->fork,
 	      "%s: fork_count moved by %llu, want %llu", what,
 	      DELTA(a, b, fork_count), (unsigned long long)e->fork);
-	check(DELTA(a, b, total_syscalls) >= min_syscalls,
+	CHECK(DELTA(a, b, total_syscalls) >= min_syscalls,
 	      "%s: total_syscalls moved by %llu, want >= %llu", what,
 	      DELTA(a, b, total_syscalls), (unsigned long long)min_syscalls);
-	check(b->elapsed_ns >= a->elapsed_ns, "%s: elapsed_ns went backwards",
+	CHECK(b->elapsed_ns >= a->elapsed_ns, "%s: elapsed_ns went backwards",
 	      what);
 }
 
@@ -71,40 +70,41 @@ static void path_of(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static void make_file(const char *name)
+static void make_file(struct __test_metadata *_metadata, const char *name)
 {
 	char path[320];
 	int fd;
 
 	path_of(path, sizeof(path), name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	check(fd >= 0, "create %s: %s", path, strerror(errno));
+	CHECK(fd >= 0, "create %s: %s", path, strerror(errno));
 	close(fd);
 }
 
-static void test_opens(void)
+static void test_opens(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .open = 5 };
 	char path[320];
 	int fds[5], i;
 
-	make_file("f");
+	make_file(_metadata, "f");
 	path_of(path, sizeof(path), "f");
 
-	snap(&a);
+	snap(_metadata, &a);
 	for (i = 0; i < 5; i++)
 		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-	snap(&b);
+	snap(_metadata, &b);
 	for (i = 0; i < 5; i++) {
-		check(fds[i] >= 0, "open %s: %s", path, strerror(errno));
+		CHECK(fds[i] >= 0, "open %s: %s", path, strerror(errno));
 		close(fds[i]);
 	}
-	expect_deltas("5 x open()", &a, &b, &e, 5);
+	expect_deltas(_metadata, "5 x open()", &a, &b, &e, 5);
 }
 
 /* One raw syscall of each opening kind, each in its own window. */
-static void one_open(const char *what, long (*op)(const char *))
+static void one_open(struct __test_metadata *_metadata, const char *what,
+		     long (*op)(const char *))
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .open = 1 };
@@ -112,12 +112,12 @@ static void one_open(const char *what, long (*op)(const char *))
 	long fd;
 
 	path_of(path, sizeof(path), "f");
-	snap(&a);
+	snap(_metadata, &a);
 	fd = op(path);
-	snap(&b);
-	check(fd >= 0, "%s(%s): %s", what, path, strerror(errno));
+	snap(_metadata, &b);
+	CHECK(fd >= 0, "%s(%s): %s", what, path, strerror(errno));
 	close(fd);
-	expect_deltas(what, &a, &b, &e, 1);
+	expect_deltas(_metadata, what, &a, &b, &e, 1);
 }
 
 static long do_openat(const char *path)
@@ -148,21 +148,21 @@ static long do_openat2(const char *path)
 }
 #endif
 
-static void test_open_kinds(void)
+static void test_open_kinds(struct __test_metadata *_metadata)
 {
-	one_open("openat", do_openat);
+	one_open(_metadata, "openat", do_openat);
 #ifdef SYS_open
-	one_open("open", do_open);
+	one_open(_metadata, "open", do_open);
 #endif
 #ifdef SYS_creat
-	one_open("creat", do_creat);
+	one_open(_metadata, "creat", do_creat);
 #endif
 #if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
-	one_open("openat2", do_openat2);
+	one_open(_metadata, "openat2", do_openat2);
 #endif
 }
 
-static void test_writes(void)
+static void test_writes(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { 0 };
@@ -178,27 +178,27 @@ static void test_writes(void)
 	memset(buf, 'w', sizeof(buf));
 	path_of(path, sizeof(path), "w");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	check(fd >= 0, "open %s: %s", path, strerror(errno));
+	CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
 
-	snap(&a);
+	snap(_metadata, &a);
 	r[0] = write(fd, buf, 1000);
 	r[1] = pwrite(fd, buf, 500, 2000);
 	r[2] = writev(fd, iov, 2);
 	r[3] = pwritev(fd, iov, 2, 0);
 	r[4] = pwritev2(fd, iov, 2, 4000, 0);
-	snap(&b);
+	snap(_metadata, &b);
 	close(fd);
 
-	check(r[0] == 1000 && r[1] == 500, "write/pwrite: %zd %zd", r[0], r[1]);
+	CHECK(r[0] == 1000 && r[1] == 500, "write/pwrite: %zd %zd", r[0], r[1]);
 	for (i = 2; i < 5; i++)
-		check(r[i] == 123, "vectored write %d returned %zd: %s", i,
+		CHECK(r[i] == 123, "vectored write %d returned %zd: %s", i,
 		      r[i], strerror(errno));
 	e.write = 1000 + 500 + 3 * 123;
-	expect_deltas("write+pwrite64+writev+pwritev+pwritev2", &a, &b, &e, 5);
+	expect_deltas(_metadata, "write+pwrite64+writev+pwritev+pwritev2", &a, &b, &e, 5);
 }
 
 /* A short write counts what was written, a refused one counts nothing. */
-static void test_short_pipe_write(void)
+static void test_short_pipe_write(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { 0 };
@@ -207,34 +207,34 @@ static void test_short_pipe_write(void)
 	char *big;
 
 	big = malloc(BIG_WRITE);
-	check(big != NULL, "malloc");
+	CHECK(big, "malloc");
 	memset(big, 'p', BIG_WRITE);
-	check(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "pipe2: %s",
+	CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "pipe2: %s",
 	      strerror(errno));
 	cap = fcntl(p[1], F_GETPIPE_SZ);
-	check(cap > 0, "F_GETPIPE_SZ: %s", strerror(errno));
+	CHECK(cap > 0, "F_GETPIPE_SZ: %s", strerror(errno));
 
-	snap(&a);
+	snap(_metadata, &a);
 	first = write(p[1], big, BIG_WRITE);
 	second = write(p[1], big, BIG_WRITE);
 	err = errno;
-	snap(&b);
+	snap(_metadata, &b);
 
-	check(first > 0 && first < BIG_WRITE,
+	CHECK(first > 0 && first < BIG_WRITE,
 	      "1 MiB write into a %d-byte O_NONBLOCK pipe returned %zd: not a short write",
 	      cap, first);
-	check(second == -1 && err == EAGAIN,
+	CHECK(second == -1 && err == EAGAIN,
 	      "write into a full pipe: %zd (%s), want EAGAIN", second,
 	      strerror(err));
 	note("short pipe write: pipe %d bytes, write returned %zd", cap, first);
 	e.write = first;
-	expect_deltas("short O_NONBLOCK pipe write", &a, &b, &e, 2);
+	expect_deltas(_metadata, "short O_NONBLOCK pipe write", &a, &b, &e, 2);
 	close(p[0]);
 	close(p[1]);
 	free(big);
 }
 
-static void test_forks(void)
+static void test_forks(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .fork = 1 };
@@ -242,70 +242,70 @@ static void test_forks(void)
 	int rc, rc2;
 
 	fflush(NULL);
-	snap(&a);
+	snap(_metadata, &a);
 	pid = fork();
 	if (pid == 0)
 		_exit(0);
-	rc = pid > 0 ? wait_exit(pid) : -1;
-	snap(&b);
-	check(rc == 0, "fork child: %d", rc);
-	expect_deltas("one fork()", &a, &b, &e, 2);
+	rc = pid > 0 ? wait_exit(_metadata, pid) : -1;
+	snap(_metadata, &b);
+	CHECK(rc == 0, "fork child: %d", rc);
+	expect_deltas(_metadata, "one fork()", &a, &b, &e, 2);
 
-	snap(&a);
+	snap(_metadata, &a);
 	pid = vfork();
 	if (pid == 0)
 		_exit(0);
-	rc = pid > 0 ? wait_exit(pid) : -1;
-	snap(&b);
-	check(rc == 0, "vfork child: %d", rc);
-	expect_deltas("one vfork()", &a, &b, &e, 2);
+	rc = pid > 0 ? wait_exit(_metadata, pid) : -1;
+	snap(_metadata, &b);
+	CHECK(rc == 0, "vfork child: %d", rc);
+	expect_deltas(_metadata, "one vfork()", &a, &b, &e, 2);
 
-	snap(&a);
+	snap(_metadata, &a);
 	pid = sys_clone3(0);
 	if (pid == 0)
 		_exit(0);
-	rc = pid > 0 ? wait_exit(pid) : -1;
-	snap(&b);
-	check(rc == 0, "clone3 child: %d", rc);
-	expect_deltas("one clone3()", &a, &b, &e, 2);
+	rc = pid > 0 ? wait_exit(_metadata, pid) : -1;
+	snap(_metadata, &b);
+	CHECK(rc == 0, "clone3 child: %d", rc);
+	expect_deltas(_metadata, "one clone3()", &a, &b, &e, 2);
 
 	e.fork = 2;
-	snap(&a);
+	snap(_metadata, &a);
 	pid = fork();
 	if (pid == 0)
 		_exit(0);
 	pid2 = fork();
 	if (pid2 == 0)
 		_exit(0);
-	rc = pid > 0 ? wait_exit(pid) : -1;
-	rc2 = pid2 > 0 ? wait_exit(pid2) : -1;
-	snap(&b);
-	check(rc == 0 && rc2 == 0, "fork children: %d %d", rc, rc2);
-	expect_deltas("two fork()s", &a, &b, &e, 4);
+	rc = pid > 0 ? wait_exit(_metadata, pid) : -1;
+	rc2 = pid2 > 0 ? wait_exit(_metadata, pid2) : -1;
+	snap(_metadata, &b);
+	CHECK(rc == 0 && rc2 == 0, "fork children: %d %d", rc, rc2);
+	expect_deltas(_metadata, "two fork()s", &a, &b, &e, 4);
 }
 
-static void test_connect(void)
+static void test_connect(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .connect = 1 };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int srv, cli, rc, err;
 
-	check(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/sock", dir) <
+	CHECK(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/sock", dir) <
 	      (int)sizeof(addr.sun_path), "socket path too long");
 	srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cli = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	check(srv >= 0 && cli >= 0, "socket: %s", strerror(errno));
-	check(bind(srv, (struct sockaddr *)&addr, sizeof(addr)) == 0,
+	CHECK(srv >= 0 && cli >= 0, "socket: %s", strerror(errno));
+	CHECK(bind(srv, (struct sockaddr *)&addr, sizeof(addr)) == 0,
 	      "bind %s: %s", addr.sun_path, strerror(errno));
-	check(listen(srv, 4) == 0, "listen: %s", strerror(errno));
+	CHECK(listen(srv, 4) == 0, "listen: %s", strerror(errno));
 
-	snap(&a);
+	snap(_metadata, &a);
 	rc = connect(cli, (struct sockaddr *)&addr, sizeof(addr));
 	err = errno;
-	snap(&b);
-	check(rc == 0, "connect: %s", strerror(err));
-	expect_deltas("one connect()", &a, &b, &e, 1);
+	snap(_metadata, &b);
+	CHECK(rc == 0, "connect: %s", strerror(err));
+	expect_deltas(_metadata, "one connect()", &a, &b, &e, 1);
 	close(cli);
 	close(srv);
 	unlink(addr.sun_path);
@@ -320,52 +320,52 @@ static long do_unlink(const char *path)
 #endif
 }
 
-static void test_unlinks(void)
+static void test_unlinks(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .unlink = 2 };
 	char p1[320], p2[320], d[320];
 	long r1, r2, r3;
 
-	make_file("u1");
-	make_file("u2");
+	make_file(_metadata, "u1");
+	make_file(_metadata, "u2");
 	path_of(p1, sizeof(p1), "u1");
 	path_of(p2, sizeof(p2), "u2");
 	path_of(d, sizeof(d), "d");
-	check(mkdir(d, 0700) == 0, "mkdir %s: %s", d, strerror(errno));
+	CHECK(mkdir(d, 0700) == 0, "mkdir %s: %s", d, strerror(errno));
 
-	snap(&a);
+	snap(_metadata, &a);
 	r1 = do_unlink(p1);
 	r2 = syscall(SYS_unlinkat, AT_FDCWD, p2, 0);
-	snap(&b);
-	check(r1 == 0 && r2 == 0, "unlink: %ld, unlinkat: %ld (%s)", r1, r2,
+	snap(_metadata, &b);
+	CHECK(r1 == 0 && r2 == 0, "unlink: %ld, unlinkat: %ld (%s)", r1, r2,
 	      strerror(errno));
-	expect_deltas("unlink + unlinkat", &a, &b, &e, 2);
+	expect_deltas(_metadata, "unlink + unlinkat", &a, &b, &e, 2);
 
 	/* Removing a directory is rmdir's job, not an unlink. */
 	e.unlink = 0;
-	snap(&a);
+	snap(_metadata, &a);
 	r3 = syscall(SYS_unlinkat, AT_FDCWD, d, AT_REMOVEDIR);
-	snap(&b);
-	check(r3 == 0, "unlinkat(AT_REMOVEDIR): %s", strerror(errno));
-	expect_deltas("unlinkat(AT_REMOVEDIR)", &a, &b, &e, 1);
+	snap(_metadata, &b);
+	CHECK(r3 == 0, "unlinkat(AT_REMOVEDIR): %s", strerror(errno));
+	expect_deltas(_metadata, "unlinkat(AT_REMOVEDIR)", &a, &b, &e, 1);
 }
 
-static void test_syscall_loop(void)
+static void test_syscall_loop(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { 0 };
 	int i;
 
-	snap(&a);
+	snap(_metadata, &a);
 	for (i = 0; i < 1000; i++)
 		syscall(SYS_getppid);
-	snap(&b);
-	expect_deltas("1000 x getppid", &a, &b, &e, 1000);
+	snap(_metadata, &b);
+	expect_deltas(_metadata, "1000 x getppid", &a, &b, &e, 1000);
 }
 
 /* Counters belong to the namespace: a child's activity shows in ours. */
-static void test_shared(void)
+static void test_shared(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	struct expect e = { .open = 3, .fork = 1 };
@@ -375,7 +375,7 @@ static void test_shared(void)
 
 	path_of(path, sizeof(path), "f");
 	fflush(NULL);
-	snap(&a);
+	snap(_metadata, &a);
 	pid = fork();
 	if (pid == 0) {
 		for (i = 0; i < 500; i++)
@@ -384,22 +384,22 @@ static void test_shared(void)
 			close(open(path, O_RDONLY | O_CLOEXEC));
 		_exit(0);
 	}
-	rc = pid > 0 ? wait_exit(pid) : -1;
-	snap(&b);
-	check(rc == 0, "child: %d", rc);
-	expect_deltas("child's activity seen by the parent", &a, &b, &e, 500);
+	rc = pid > 0 ? wait_exit(_metadata, pid) : -1;
+	snap(_metadata, &b);
+	CHECK(rc == 0, "child: %d", rc);
+	expect_deltas(_metadata, "child's activity seen by the parent", &a, &b, &e, 500);
 }
 
-static void test_elapsed(void)
+static void test_elapsed(struct __test_metadata *_metadata)
 {
 	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
 	struct agent_ns_counters a, b;
 
-	snap(&a);
+	snap(_metadata, &a);
 	nanosleep(&ts, NULL);
-	snap(&b);
-	check(a.elapsed_ns > 0, "elapsed_ns is 0 in a live namespace");
-	check(b.elapsed_ns - a.elapsed_ns >= 20 * 1000 * 1000ULL,
+	snap(_metadata, &b);
+	CHECK(a.elapsed_ns > 0, "elapsed_ns is 0 in a live namespace");
+	CHECK(b.elapsed_ns - a.elapsed_ns >= 20 * 1000 * 1000ULL,
 	      "elapsed_ns grew by %llu ns over a 20 ms sleep",
 	      (unsigned long long)(b.elapsed_ns - a.elapsed_ns));
 }
@@ -449,7 +449,8 @@ static const char *parse_json(const char *p, __u64 v[NR_KEYS])
 	return *p ? "trailing garbage after the object" : NULL;
 }
 
-static void read_json(pid_t pid, __u64 v[NR_KEYS])
+static void read_json(struct __test_metadata *_metadata, pid_t pid,
+		      __u64 v[NR_KEYS])
 {
 	char path[64], buf[1024];
 	const char *err;
@@ -457,33 +458,33 @@ static void read_json(pid_t pid, __u64 v[NR_KEYS])
 
 	snprintf(path, sizeof(path), "/proc/%d/agent_counters", pid);
 	n = read_text(path, buf, sizeof(buf));
-	check(n > 0, "read %s: %s", path, n < 0 ? strerror((int)-n) : "empty");
+	CHECK(n > 0, "read %s: %s", path, n < 0 ? strerror((int)-n) : "empty");
 	err = parse_json(buf, v);
-	check(!err, "%s is not the 7-key JSON object (%s): %s", path, err, buf);
+	CHECK(!err, "%s is not the 7-key JSON object (%s): %s", path, err, buf);
 }
 
-static void test_json(void)
+static void test_json(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	__u64 v[NR_KEYS], lo[NR_KEYS], hi[NR_KEYS];
 	int i;
 
-	snap(&a);
-	read_json(getpid(), v);
-	snap(&b);
+	snap(_metadata, &a);
+	read_json(_metadata, getpid(), v);
+	snap(_metadata, &b);
 	memcpy(lo, &a, sizeof(lo));
 	memcpy(hi, &b, sizeof(hi));
 	for (i = 0; i < NR_KEYS; i++)
-		check(lo[i] <= v[i] && v[i] <= hi[i],
+		CHECK(lo[i] <= v[i] && v[i] <= hi[i],
 		      "/proc %s=%llu outside the prctl snapshots [%llu, %llu]",
 		      keys[i], (unsigned long long)v[i],
 		      (unsigned long long)lo[i], (unsigned long long)hi[i]);
-	check(v[0] > 0, "/proc total_syscalls is 0 in a busy namespace");
+	CHECK(v[0] > 0, "/proc total_syscalls is 0 in a busy namespace");
 
-	if (pid1_in_init_ns()) {
-		read_json(1, v);
+	if (pid1_in_init_ns(_metadata)) {
+		read_json(_metadata, 1, v);
 		for (i = 0; i < NR_KEYS; i++)
-			check(v[i] == 0, "/proc/1/agent_counters %s=%llu in the init namespace",
+			CHECK(v[i] == 0, "/proc/1/agent_counters %s=%llu in the init namespace",
 			      keys[i], (unsigned long long)v[i]);
 	} else {
 		note("pid 1 is not in the init agent namespace: its zeros not checked");
@@ -528,42 +529,41 @@ static void activity(const char *file, const char *gone)
 		waitpid(pid, NULL, 0);
 }
 
-static void test_disabled_freezes(void)
+static void test_disabled_freezes(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters a, b;
 	char file[320], gone[320];
 	long rc;
 	int err;
 
-	check(read_text(AGENTNS_SYSCTL_ENABLED, saved_enabled,
+	CHECK(read_text(AGENTNS_SYSCTL_ENABLED, saved_enabled,
 			sizeof(saved_enabled)) > 0,
 	      "read %s", AGENTNS_SYSCTL_ENABLED);
 	saved_by = getpid();
-	atexit(restore_enabled);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, on_signal);
 
-	make_file("frz");
-	make_file("gone");
+	make_file(_metadata, "frz");
+	make_file(_metadata, "gone");
 	path_of(file, sizeof(file), "frz");
 	path_of(gone, sizeof(gone), "gone");
 	fflush(NULL);
 
 	err = write_text(AGENTNS_SYSCTL_ENABLED, "0");
-	check(!err, "write 0 to %s: %s", AGENTNS_SYSCTL_ENABLED,
+	CHECK(!err, "write 0 to %s: %s", AGENTNS_SYSCTL_ENABLED,
 	      strerror(-err));
-	snap(&a);
+	snap(_metadata, &a);
 	activity(file, gone);
 	rc = agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0);
 	err = errno;
-	snap(&b);
+	snap(_metadata, &b);
 	restore_enabled();
 
-	check(rc == -1 && err == EOPNOTSUPP,
+	CHECK(rc == -1 && err == EOPNOTSUPP,
 	      "PR_SET_AGENT_NS with enabled=0: rc=%ld errno=%s, want EOPNOTSUPP",
 	      rc, strerror(err));
-	check(a.total_syscalls == b.total_syscalls &&
+	CHECK(a.total_syscalls == b.total_syscalls &&
 	      a.openat_count == b.openat_count &&
 	      a.write_bytes == b.write_bytes &&
 	      a.unlink_count == b.unlink_count &&
@@ -574,14 +574,14 @@ static void test_disabled_freezes(void)
 	      DELTA(&a, &b, fork_count));
 
 	/* And they move again once re-enabled: the freeze was the sysctl. */
-	snap(&a);
-	test_syscall_loop();
-	snap(&b);
-	check(DELTA(&a, &b, total_syscalls) >= 1000,
+	snap(_metadata, &a);
+	test_syscall_loop(_metadata);
+	snap(_metadata, &b);
+	CHECK(DELTA(&a, &b, total_syscalls) >= 1000,
 	      "counters did not resume after re-enabling");
 }
 
-static void make_dir(void)
+static void make_dir(struct __test_metadata *_metadata)
 {
 	const char *base = getenv("TMPDIR");
 
@@ -592,7 +592,7 @@ static void make_dir(void)
 		return;
 	/* A bare initramfs may have no /tmp: fall back to the cwd. */
 	snprintf(dir, sizeof(dir), "./agentns-counters.XXXXXX");
-	check(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	CHECK(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 }
 
 static void cleanup(void)
@@ -611,29 +611,91 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-int main(void)
+/*
+ * Each test in a namespace of its own, so no other task moves the
+ * counters, with a scratch directory holding the file "f".
+ */
+FIXTURE(counters) {
+	int unused;
+};
+
+FIXTURE_SETUP(counters)
 {
-	test_init("test_counters");
-	require_agentns();
-	require_cap_sys_admin();
+	require_agentns(_metadata);
+	require_cap_sys_admin(_metadata);
 
-	make_dir();
-	/* A namespace of our own, so no other task moves the counters. */
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	make_dir(_metadata);
+	make_file(_metadata, "f");
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS: %s", strerror(errno));
-
-	test_opens();
-	test_open_kinds();
-	test_writes();
-	test_short_pipe_write();
-	test_forks();
-	test_connect();
-	test_unlinks();
-	test_syscall_loop();
-	test_shared();
-	test_elapsed();
-	test_json();
-	test_disabled_freezes();
-	cleanup();
-	return test_done();
 }
+
+/* Also after a failed assertion: enabled back, scratch files gone. */
+FIXTURE_TEARDOWN(counters)
+{
+	restore_enabled();
+	if (dir[0])
+		cleanup();
+}
+
+TEST_F(counters, opens)
+{
+	test_opens(_metadata);
+}
+
+TEST_F(counters, open_kinds)
+{
+	test_open_kinds(_metadata);
+}
+
+TEST_F(counters, writes)
+{
+	test_writes(_metadata);
+}
+
+TEST_F(counters, short_pipe_write)
+{
+	test_short_pipe_write(_metadata);
+}
+
+TEST_F(counters, forks)
+{
+	test_forks(_metadata);
+}
+
+TEST_F(counters, connect)
+{
+	test_connect(_metadata);
+}
+
+TEST_F(counters, unlinks)
+{
+	test_unlinks(_metadata);
+}
+
+TEST_F(counters, syscall_loop)
+{
+	test_syscall_loop(_metadata);
+}
+
+TEST_F(counters, shared_with_children)
+{
+	test_shared(_metadata);
+}
+
+TEST_F(counters, elapsed)
+{
+	test_elapsed(_metadata);
+}
+
+TEST_F(counters, proc_json)
+{
+	test_json(_metadata);
+}
+
+TEST_F(counters, disabled_freezes)
+{
+	test_disabled_freezes(_metadata);
+}
+
+TEST_HARNESS_MAIN

@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 #
 # Children inherit the agent namespace: a shell started by agentns-unshare,
 # its child, its grandchild and a background job all show one session,

@@ -12,7 +12,8 @@ require_agentns
 log=$(dmesg 2>/dev/null) || skip "cannot read the kernel log (dmesg)"
 summary=$(echo "$log" | grep -o '# agent_ns: pass:[0-9]* fail:[0-9]* skip:[0-9]*' | tail -n 1)
 [ -n "$summary" ] ||
-	skip "no KUnit results for agent_ns in the kernel log (CONFIG_AGENT_NS_KUNIT_TEST not built in?)"
+	skip "no KUnit results for agent_ns in the kernel log" \
+		"(CONFIG_AGENT_NS_KUNIT_TEST not built in?)"
 note "$summary"
 echo "$log" | grep -E '(not )?ok [0-9]+ agent_ns' | sed 's/^/# /'
 pass=$(echo "$summary" | sed -n 's/.*pass:\([0-9]*\).*/\1/p')

@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # helper and tmp are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # helper and tmp are set by lib.sh
 #
 # kernel.agent_ns.enabled=0 stops the reaper from acting: a namespace with
 # a SIGKILL budget of 5 s of elapsed time (the clock runs on while the

@@ -40,22 +40,22 @@ static void report_and_spin(void)
 	spin();
 }
 
-static void escape_prctl(void)
+static void escape_prctl(struct __test_metadata *_metadata)
 {
-	become_nobody();
-	enter_new_userns();
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	become_nobody(_metadata);
+	enter_new_userns(_metadata);
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS in a user namespace: %s", strerror(errno));
 	report_and_spin();
 }
 
-static void escape_clone3(void)
+static void escape_clone3(struct __test_metadata *_metadata)
 {
 	pid_t pid;
 
-	become_nobody();
+	become_nobody(_metadata);
 	pid = sys_clone3(CLONE_NEWUSER | CLONE_NEWAGENT);
-	check(pid >= 0, "clone3(CLONE_NEWUSER|CLONE_NEWAGENT): %s",
+	CHECK(pid >= 0, "clone3(CLONE_NEWUSER|CLONE_NEWAGENT): %s",
 	      strerror(errno));
 	if (pid == 0)
 		report_and_spin();
@@ -63,13 +63,13 @@ static void escape_clone3(void)
 }
 
 /* Re-run the shim from a user namespace; it reports through fd 3. */
-static void escape_shim(const char *shim)
+static void escape_shim(struct __test_metadata *_metadata, const char *shim)
 {
-	check(dup2(ready[1], 3) == 3, "dup2: %s", strerror(errno));
-	become_nobody();
-	enter_new_userns();
+	CHECK(dup2(ready[1], 3) == 3, "dup2: %s", strerror(errno));
+	become_nobody(_metadata);
+	enter_new_userns(_metadata);
 	/* Root in our user namespace, so exec keeps the capabilities. */
-	check(write_text("/proc/self/setgroups", "deny") == 0 &&
+	CHECK(write_text("/proc/self/setgroups", "deny") == 0 &&
 	      write_text("/proc/self/gid_map", "0 65534 1") == 0 &&
 	      write_text("/proc/self/uid_map", "0 65534 1") == 0,
 	      "map ourselves to root in the user namespace: %s",
@@ -77,7 +77,7 @@ static void escape_shim(const char *shim)
 	execl(shim, shim, "--", "/bin/sh", "-c",
 	      "echo $$ >&3; exec 3>&-; while :; do sleep 1; done",
 	      (char *)NULL);
-	fail("exec %s: %s", shim, strerror(errno));
+	FAIL_MSG("exec %s: %s", shim, strerror(errno));
 }
 
 static const char *shim_path(void)
@@ -100,7 +100,8 @@ static const char *shim_path(void)
 		path[n] = '\0';
 		slash = strrchr(path, '/');
 		if (slash) {
-			strcpy(slash + 1, candidates[0]);
+			snprintf(slash + 1, path + sizeof(path) - (slash + 1), "%s",
+				 candidates[0]);
 			if (!access(path, X_OK))
 				return path;
 		}
@@ -112,7 +113,7 @@ static const char *shim_path(void)
 }
 
 /* A copy of the shim that nobody can execute, wherever the suite lives. */
-static char shim_dir[] = "/tmp/agentns-shim.XXXXXX";
+static char shim_dir[32];
 static char shim_copy[64];
 
 static const char *shim_for_nobody(const char *shim)
@@ -121,6 +122,7 @@ static const char *shim_for_nobody(const char *shim)
 	ssize_t n;
 	int in, out;
 
+	snprintf(shim_dir, sizeof(shim_dir), "/tmp/agentns-shim.XXXXXX");
 	if (!shim || !mkdtemp(shim_dir) || chmod(shim_dir, 0755))
 		return NULL;
 	snprintf(shim_copy, sizeof(shim_copy), "%s/agentns-unshare", shim_dir);
@@ -147,55 +149,68 @@ static void shim_cleanup(void)
 static const char *shim;
 
 /* The control: a namespace without a budget, spending the same way. */
-static void control_ns(void)
+static void control_ns(struct __test_metadata *_metadata)
 {
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "control PR_SET_AGENT_NS: %s", strerror(errno));
 	spin();
 }
 
-static void shim_escapee(void)
+static void shim_escapee(struct __test_metadata *_metadata)
 {
-	escape_shim(shim);
+	escape_shim(_metadata, shim);
 }
 
 /* The holder: a namespace with a SIGKILL budget, and the escapees. */
-static void budgeted_ns(void)
+static void budgeted_ns(struct __test_metadata *_metadata)
 {
 	struct agent_ns_budget b = {
 		.max_syscalls = 3000,
 		.action = AGENT_NS_BUDGET_SIGKILL,
 	};
 
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS: %s", strerror(errno));
-	check(agent_prctl(PR_SET_AGENT_BUDGET_LIMITS, (unsigned long)&b,
+	CHECK(agent_prctl(PR_SET_AGENT_BUDGET_LIMITS, (unsigned long)&b,
 			  0, 0, 0) == 0, "set budget: %s", strerror(errno));
-	fork_run(escape_prctl);
-	fork_run(escape_clone3);
+	fork_run(_metadata, escape_prctl);
+	fork_run(_metadata, escape_clone3);
 	if (shim)
-		fork_run(shim_escapee);
+		fork_run(_metadata, shim_escapee);
 	spin();
 }
 
-int main(void)
+/* The shim's copy for nobody goes, whatever the outcome. */
+FIXTURE(reaper) {
+	int unused;
+};
+
+FIXTURE_SETUP(reaper)
+{
+}
+
+FIXTURE_TEARDOWN(reaper)
+{
+	shim_cleanup();
+}
+
+/* One reaper tick plus the time to report in: well over LIMIT_S. */
+TEST_F_TIMEOUT(reaper, escapees_killed_with_budget, LIMIT_S + 60)
 {
 	pid_t holder, control, escapees[8];
 	int nr = 0, expected, i, status, dead = 0;
 	time_t t0;
 
-	test_init("test_reaper_escape");
-	require_agentns();
-	require_root();
-	require_cap_sys_admin();
-	check(pipe(ready) == 0, "pipe: %s", strerror(errno));
-	check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0,
+	require_agentns(_metadata);
+	require_root(_metadata);
+	require_cap_sys_admin(_metadata);
+	CHECK(pipe(ready) == 0, "pipe: %s", strerror(errno));
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0,
 	      "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	shim = shim_for_nobody(shim_path());
-	atexit(shim_cleanup);
 
-	control = fork_run(control_ns);
-	holder = fork_run(budgeted_ns);
+	control = fork_run(_metadata, control_ns);
+	holder = fork_run(_metadata, budgeted_ns);
 
 	/* prctl escapee, clone3 parent and child, shim: 3 or 4 reports. */
 	expected = shim ? 4 : 3;
@@ -227,7 +242,7 @@ int main(void)
 			memmove(lines, p, len + 1);
 		}
 	}
-	check(nr == expected, "only %d of %d escapees reported in", nr,
+	CHECK(nr == expected, "only %d of %d escapees reported in", nr,
 	      expected);
 	note("%d escapees spinning in child namespaces of a budgeted namespace",
 	     nr);
@@ -241,9 +256,9 @@ int main(void)
 			usleep(200000);
 			continue;
 		}
-		check(pid != control, "control process died (status %#x)",
+		CHECK(pid != control, "control process died (status %#x)",
 		      status);
-		check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		      "pid %d ended with status %#x, want SIGKILL", pid,
 		      status);
 		for (i = 0; i < nr; i++)
@@ -255,13 +270,14 @@ int main(void)
 	for (i = 0; i < nr; i++)
 		if (!kill(escapees[i], 0)) {
 			kill(escapees[i], SIGKILL);
-			fail("escapee %d still alive %d s after its namespace went over its SIGKILL budget",
-			     escapees[i], LIMIT_S);
+			FAIL_MSG("escapee %d alive %d s past its namespace's SIGKILL budget",
+				 escapees[i], LIMIT_S);
 		}
-	check(dead >= nr + 1, "holder still alive after %d s", LIMIT_S);
+	CHECK(dead >= nr + 1, "holder still alive after %d s", LIMIT_S);
 	note("all killed after %ld s", (long)(time(NULL) - t0));
-	check(!kill(control, 0), "control without a budget was killed");
+	CHECK(!kill(control, 0), "control without a budget was killed");
 	kill(control, SIGKILL);
 	waitpid(control, &status, 0);
-	return test_done();
 }
+
+TEST_HARNESS_MAIN

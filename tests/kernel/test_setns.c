@@ -24,22 +24,22 @@ struct holder {
 	char link[64];
 };
 
-static void start_holder(struct holder *h)
+static void start_holder(struct __test_metadata *_metadata, struct holder *h)
 {
 	int ready[2], hold[2];
 	char c;
 
-	check(pipe(ready) == 0 && pipe(hold) == 0, "pipe: %s",
+	CHECK(pipe(ready) == 0 && pipe(hold) == 0, "pipe: %s",
 	      strerror(errno));
 	fflush(NULL);
 	h->pid = fork();
-	check(h->pid >= 0, "fork: %s", strerror(errno));
+	CHECK(h->pid >= 0, "fork: %s", strerror(errno));
 	if (h->pid == 0) {
 		close(ready[0]);
 		close(hold[1]);
-		check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+		CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 		      "holder: PR_SET_AGENT_NS: %s", strerror(errno));
-		check(write(ready[1], "r", 1) == 1, "holder: write");
+		CHECK(write(ready[1], "r", 1) == 1, "holder: write");
 		/* EOF on hold (parent closed or died) ends the holder. */
 		if (read(hold[0], &c, 1) < 0)
 			_exit(1);
@@ -47,53 +47,54 @@ static void start_holder(struct holder *h)
 	}
 	close(ready[1]);
 	close(hold[0]);
-	check(read(ready[0], &c, 1) == 1, "holder did not start");
+	CHECK(read(ready[0], &c, 1) == 1, "holder did not start");
 	close(ready[0]);
 	h->release = hold[1];
-	proc_session(h->pid, h->session);
-	ns_link(h->pid, h->link, sizeof(h->link));
+	proc_session(_metadata, h->pid, h->session);
+	ns_link(_metadata, h->pid, h->link, sizeof(h->link));
 }
 
-static void stop_holder(struct holder *h)
+static void stop_holder(struct __test_metadata *_metadata, struct holder *h)
 {
 	close(h->release);
-	check(wait_exit(h->pid) == 0, "holder failed");
+	CHECK(wait_exit(_metadata, h->pid) == 0, "holder failed");
 }
 
-static int open_ns(pid_t pid)
+static int open_ns(struct __test_metadata *_metadata, pid_t pid)
 {
 	char path[64];
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/agent", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	check(fd >= 0, "open %s: %s", path, strerror(errno));
+	CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
 	return fd;
 }
 
-static void expect_in(const char *session, const char *link, const char *what)
+static void expect_in(struct __test_metadata *_metadata, const char *session,
+		      const char *link, const char *what)
 {
 	char hex[SID_HEX_LEN + 1], now[64];
 
-	own_session(hex);
-	check(!strcmp(hex, session), "%s: session %s, want %s", what, hex,
+	own_session(_metadata, hex);
+	CHECK(!strcmp(hex, session), "%s: session %s, want %s", what, hex,
 	      session);
-	ns_link(0, now, sizeof(now));
-	check(!strcmp(now, link), "%s: ns link %s, want %s", what, now, link);
+	ns_link(_metadata, 0, now, sizeof(now));
+	CHECK(!strcmp(now, link), "%s: ns link %s, want %s", what, now, link);
 }
 
-static void test_same_ns_same_inode(void)
+static void test_same_ns_same_inode(struct __test_metadata *_metadata)
 {
-	char mine[64], childs[64];
+	char mine[64], child_link[64];
 	pid_t pid;
 	int hold[2];
 	char c;
 
-	ns_link(0, mine, sizeof(mine));
-	check(pipe(hold) == 0, "pipe");
+	ns_link(_metadata, 0, mine, sizeof(mine));
+	CHECK(pipe(hold) == 0, "pipe");
 	fflush(NULL);
 	pid = fork();
-	check(pid >= 0, "fork");
+	CHECK(pid >= 0, "fork");
 	if (pid == 0) {
 		close(hold[1]);
 		if (read(hold[0], &c, 1) < 0)
@@ -101,14 +102,15 @@ static void test_same_ns_same_inode(void)
 		_exit(0);
 	}
 	close(hold[0]);
-	ns_link(pid, childs, sizeof(childs));
+	ns_link(_metadata, pid, child_link, sizeof(child_link));
 	close(hold[1]);
-	check(wait_exit(pid) == 0, "child failed");
-	check(!strcmp(mine, childs), "forked child has ns link %s, parent %s",
-	      childs, mine);
+	CHECK(wait_exit(_metadata, pid) == 0, "child failed");
+	CHECK(!strcmp(mine, child_link), "forked child has ns link %s, parent %s",
+	      child_link, mine);
 }
 
-static void test_bad_nstypes(int fd, const char *session, const char *link)
+static void test_bad_nstypes(struct __test_metadata *_metadata, int fd,
+			     const char *session, const char *link)
 {
 	static const int types[] = {
 		CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
@@ -120,75 +122,123 @@ static void test_bad_nstypes(int fd, const char *session, const char *link)
 
 	for (i = 0; i < ARRAY_SIZE(types); i++) {
 		rc = setns(fd, types[i]);
-		check(rc == -1 && errno == EINVAL,
+		CHECK(rc == -1 && errno == EINVAL,
 		      "setns(agent fd, %#x): rc=%d errno=%s, want EINVAL",
 		      types[i], rc, strerror(errno));
-		expect_in(session, link, "after a refused setns");
+		expect_in(_metadata, session, link, "after a refused setns");
 	}
 }
 
 static int eperm_fd;
 
-static void setns_without_cap(void)
+static void setns_without_cap(struct __test_metadata *_metadata)
 {
 	char before[SID_HEX_LEN + 1], after[SID_HEX_LEN + 1];
 	int rc;
 
-	own_session(before);
-	drop_cap_sys_admin();
+	own_session(_metadata, before);
+	drop_cap_sys_admin(_metadata);
 	rc = setns(eperm_fd, 0);
-	check(rc == -1 && errno == EPERM,
+	CHECK(rc == -1 && errno == EPERM,
 	      "setns(agent fd, 0) without CAP_SYS_ADMIN: rc=%d errno=%s, want EPERM",
 	      rc, strerror(errno));
-	own_session(after);
-	check(!strcmp(before, after), "session changed despite EPERM");
+	own_session(_metadata, after);
+	CHECK(!strcmp(before, after), "session changed despite EPERM");
 }
 
-int main(void)
+TEST(same_ns_same_inode)
 {
-	char orig_session[SID_HEX_LEN + 1], orig_link[64];
-	struct holder h;
-	int orig_fd, fd, type;
-
-	test_init("test_setns");
-	require_agentns();
-	require_cap_sys_admin();
-
-	own_session(orig_session);
-	ns_link(0, orig_link, sizeof(orig_link));
-	orig_fd = open_ns(getpid());
-	test_same_ns_same_inode();
-
-	start_holder(&h);
-	check(strcmp(h.session, orig_session) && strcmp(h.link, orig_link),
-	      "holder's namespace (%s %s) looks like ours", h.session,
-	      h.link);
-	fd = open_ns(h.pid);
-
-	type = ioctl(fd, NS_GET_NSTYPE);
-	check(type == 0, "NS_GET_NSTYPE on an agent ns fd: %d (%s), want 0",
-	      type, type < 0 ? strerror(errno) : "ok");
-	type = ioctl(orig_fd, NS_GET_NSTYPE);
-	check(type == 0, "NS_GET_NSTYPE on our own agent ns fd: %d, want 0",
-	      type);
-
-	test_bad_nstypes(fd, orig_session, orig_link);
-
-	eperm_fd = fd;
-	run_in_child("setns without CAP_SYS_ADMIN", setns_without_cap);
-
-	check(setns(fd, 0) == 0, "setns(agent fd, 0): %s", strerror(errno));
-	expect_in(h.session, h.link, "after setns into the holder's ns");
-	check(setns(orig_fd, 0) == 0, "setns back: %s", strerror(errno));
-	expect_in(orig_session, orig_link, "after setns back");
-
-	/* The open fd pins the namespace after its last task is gone. */
-	stop_holder(&h);
-	check(setns(fd, 0) == 0, "setns into a ns pinned only by an fd: %s",
-	      strerror(errno));
-	expect_in(h.session, h.link, "after setns into the pinned ns");
-
-	close(fd);
-	close(orig_fd);
-	return test_done();
+	require_agentns(_metadata);
+	test_same_ns_same_inode(_metadata);
 }
+
+/* Our own namespace and a holder's, each with an open nsfs fd. */
+FIXTURE(holder) {
+	char orig_session[SID_HEX_LEN + 1];
+	char orig_link[64];
+	struct holder h;
+	int orig_fd;
+	int fd;
+};
+
+FIXTURE_SETUP(holder)
+{
+	self->h.pid = 0;
+	self->orig_fd = -1;
+	self->fd = -1;
+	require_agentns(_metadata);
+	require_cap_sys_admin(_metadata);
+
+	own_session(_metadata, self->orig_session);
+	ns_link(_metadata, 0, self->orig_link, sizeof(self->orig_link));
+	self->orig_fd = open_ns(_metadata, getpid());
+
+	start_holder(_metadata, &self->h);
+	CHECK(strcmp(self->h.session, self->orig_session) &&
+	      strcmp(self->h.link, self->orig_link),
+	      "holder's namespace (%s %s) looks like ours", self->h.session,
+	      self->h.link);
+	self->fd = open_ns(_metadata, self->h.pid);
+}
+
+FIXTURE_TEARDOWN(holder)
+{
+	if (self->h.pid > 0) {
+		close(self->h.release);
+		waitpid(self->h.pid, NULL, 0);
+	}
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->orig_fd >= 0)
+		close(self->orig_fd);
+}
+
+TEST_F(holder, ns_get_nstype_is_zero)
+{
+	int type;
+
+	type = ioctl(self->fd, NS_GET_NSTYPE);
+	CHECK(type == 0, "NS_GET_NSTYPE on an agent ns fd: %d (%s), want 0",
+	      type, type < 0 ? strerror(errno) : "ok");
+	type = ioctl(self->orig_fd, NS_GET_NSTYPE);
+	CHECK(type == 0, "NS_GET_NSTYPE on our own agent ns fd: %d, want 0",
+	      type);
+}
+
+TEST_F(holder, nonzero_nstype_einval)
+{
+	test_bad_nstypes(_metadata, self->fd, self->orig_session,
+			 self->orig_link);
+}
+
+TEST_F(holder, setns_needs_cap_sys_admin)
+{
+	eperm_fd = self->fd;
+	run_in_child(_metadata, "setns without CAP_SYS_ADMIN",
+		     setns_without_cap);
+}
+
+TEST_F(holder, setns_there_and_back)
+{
+	CHECK(setns(self->fd, 0) == 0, "setns(agent fd, 0): %s",
+	      strerror(errno));
+	expect_in(_metadata, self->h.session, self->h.link,
+		  "after setns into the holder's ns");
+	CHECK(setns(self->orig_fd, 0) == 0, "setns back: %s",
+	      strerror(errno));
+	expect_in(_metadata, self->orig_session, self->orig_link,
+		  "after setns back");
+}
+
+/* The open fd pins the namespace after its last task is gone. */
+TEST_F(holder, fd_pins_namespace)
+{
+	stop_holder(_metadata, &self->h);
+	self->h.pid = 0;
+	CHECK(setns(self->fd, 0) == 0,
+	      "setns into a ns pinned only by an fd: %s", strerror(errno));
+	expect_in(_metadata, self->h.session, self->h.link,
+		  "after setns into the pinned ns");
+}
+
+TEST_HARNESS_MAIN

@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 #
 # agentns-unshare on a kernel with agent namespaces: exit codes, the
 # intent from -i and $AGENT_INTENT, CAP_SYS_ADMIN gone after exec (the

@@ -1,6 +1,6 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
 #
 # kernel.agent_ns.enabled and kernel.agent_ns.max_lifetime: defaults, the
 # accepted range, enabled=0 making creation fail with EOPNOTSUPP, and both

@@ -14,11 +14,12 @@
 static void *idle_thread(void *arg)
 {
 	(void)arg;
-	wait_forever();
+	for (;;)
+		pause();
 	return NULL;
 }
 
-static void multithreaded(void)
+static void multithreaded(struct __test_metadata *_metadata)
 {
 	char before[SID_HEX_LEN + 1], after[SID_HEX_LEN + 1];
 	pthread_t th;
@@ -27,33 +28,33 @@ static void multithreaded(void)
 
 	/* A namespace to try to enter by fd: our own parent's is fine. */
 	fd = open("/proc/self/ns/agent", O_RDONLY | O_CLOEXEC);
-	check(fd >= 0, "open /proc/self/ns/agent: %s", strerror(errno));
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	CHECK(fd >= 0, "open /proc/self/ns/agent: %s", strerror(errno));
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS single-threaded: %s", strerror(errno));
-	prctl_session(before);
+	prctl_session(_metadata, before);
 
-	check(pthread_create(&th, NULL, idle_thread, NULL) == 0,
+	CHECK(pthread_create(&th, NULL, idle_thread, NULL) == 0,
 	      "pthread_create failed");
 
 	rc = agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0);
-	check(rc == -1 && errno == EINVAL,
+	CHECK(rc == -1 && errno == EINVAL,
 	      "PR_SET_AGENT_NS with two threads: rc=%ld errno=%s, want EINVAL",
 	      rc, strerror(errno));
-	prctl_session(after);
-	check(!strcmp(before, after), "namespace changed to %s", after);
+	prctl_session(_metadata, after);
+	CHECK(!strcmp(before, after), "namespace changed to %s", after);
 
 	rc = setns(fd, 0);
-	check(rc == -1 && errno == EINVAL,
+	CHECK(rc == -1 && errno == EINVAL,
 	      "setns(agent fd, 0) with two threads: rc=%ld errno=%s, want EINVAL",
 	      rc, strerror(errno));
-	prctl_session(after);
-	check(!strcmp(before, after), "namespace changed to %s by setns",
+	prctl_session(_metadata, after);
+	CHECK(!strcmp(before, after), "namespace changed to %s by setns",
 	      after);
 
-	check(pthread_cancel(th) == 0, "pthread_cancel");
-	check(pthread_join(th, NULL) == 0, "pthread_join");
-	wait_single_threaded();
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	CHECK(pthread_cancel(th) == 0, "pthread_cancel");
+	CHECK(pthread_join(th, NULL) == 0, "pthread_join");
+	wait_single_threaded(_metadata);
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS single-threaded again: %s", strerror(errno));
 	close(fd);
 }
@@ -63,7 +64,7 @@ static void multithreaded(void)
  * is created. Run in a child: on a kernel that accepts it, the new thread
  * returns on a bogus stack and takes the child down, not the test.
  */
-static void clone3_thread(void)
+static void clone3_thread(struct __test_metadata *_metadata)
 {
 	static char stack[64 * 1024];
 	struct agentns_clone_args args;
@@ -75,19 +76,26 @@ static void clone3_thread(void)
 	args.stack = (__u64)(unsigned long)stack;
 	args.stack_size = sizeof(stack);
 	rc = syscall(__NR_clone3, &args, sizeof(args));
-	check(rc == -1 && errno == EINVAL,
+	CHECK(rc == -1 && errno == EINVAL,
 	      "clone3(CLONE_THREAD|CLONE_NEWAGENT): rc=%ld errno=%s, want EINVAL",
 	      rc, strerror(errno));
 }
 
-int main(void)
+TEST(multithreaded_creation_einval)
 {
-	test_init("test_threads");
-	require_agentns();
-	require_cap_sys_admin();
-
-	run_in_child("PR_SET_AGENT_NS and setns in a multithreaded process",
+	require_agentns(_metadata);
+	require_cap_sys_admin(_metadata);
+	run_in_child(_metadata,
+		     "PR_SET_AGENT_NS and setns in a multithreaded process",
 		     multithreaded);
-	run_in_child("clone3(CLONE_THREAD | CLONE_NEWAGENT)", clone3_thread);
-	return test_done();
 }
+
+TEST(clone3_thread_newagent_einval)
+{
+	require_agentns(_metadata);
+	require_cap_sys_admin(_metadata);
+	run_in_child(_metadata, "clone3(CLONE_THREAD | CLONE_NEWAGENT)",
+		     clone3_thread);
+}
+
+TEST_HARNESS_MAIN

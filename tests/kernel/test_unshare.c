@@ -22,21 +22,22 @@ struct ns_state {
 	char link[64];
 };
 
-static void snapshot(struct ns_state *s)
+static void snapshot(struct __test_metadata *_metadata, struct ns_state *s)
 {
-	own_session(s->session);
-	ns_link(0, s->link, sizeof(s->link));
+	own_session(_metadata, s->session);
+	ns_link(_metadata, 0, s->link, sizeof(s->link));
 }
 
-static void expect_same(const struct ns_state *before, const char *what)
+static void expect_same(struct __test_metadata *_metadata,
+			const struct ns_state *before, const char *what)
 {
 	struct ns_state now;
 
-	snapshot(&now);
-	check(!strcmp(before->session, now.session),
+	snapshot(_metadata, &now);
+	CHECK(!strcmp(before->session, now.session),
 	      "%s created an agent namespace: session %s -> %s", what,
 	      before->session, now.session);
-	check(!strcmp(before->link, now.link),
+	CHECK(!strcmp(before->link, now.link),
 	      "%s moved the task: ns link %s -> %s", what, before->link,
 	      now.link);
 }
@@ -54,66 +55,67 @@ static void *parked_thread(void *arg)
 	return NULL;
 }
 
-static void legacy_checks(const char *where)
+static void legacy_checks(struct __test_metadata *_metadata, const char *where)
 {
 	struct ns_state before;
 	pthread_t thread;
 	long rc;
 
-	snapshot(&before);
+	snapshot(_metadata, &before);
 	note("%s: session %s", where, before.session);
 
 	/* Single-threaded: mainline unshare(CLONE_VM) is a successful no-op. */
 	rc = syscall(SYS_unshare, LEGACY_CLONE_NEWAGENT);
-	check(rc == 0, "%s: single-threaded unshare(0x100): rc=%ld errno=%s, want 0 like mainline",
+	CHECK(rc == 0, "%s: single-threaded unshare(0x100): rc=%ld errno=%s, want 0 like mainline",
 	      where, rc, strerror(errno));
-	expect_same(&before, "unshare(0x100)");
+	expect_same(_metadata, &before, "unshare(0x100)");
 
 	/* The real bit does not fit unshare's CLONE_NS_ALL on purpose. */
 	rc = syscall(SYS_unshare, (unsigned long)CLONE_NEWAGENT);
-	check(rc == -1 && errno == EINVAL,
+	CHECK(rc == -1 && errno == EINVAL,
 	      "%s: unshare(1 << 38): rc=%ld errno=%s, want EINVAL",
 	      where, rc, strerror(errno));
-	expect_same(&before, "unshare(1 << 38)");
+	expect_same(_metadata, &before, "unshare(1 << 38)");
 
-	check(pipe(release_fd) == 0, "pipe: %s", strerror(errno));
-	check(pthread_create(&thread, NULL, parked_thread, NULL) == 0,
+	CHECK(pipe(release_fd) == 0, "pipe: %s", strerror(errno));
+	CHECK(pthread_create(&thread, NULL, parked_thread, NULL) == 0,
 	      "pthread_create failed");
 	rc = syscall(SYS_unshare, LEGACY_CLONE_NEWAGENT);
-	check(rc == -1 && errno == EINVAL,
+	CHECK(rc == -1 && errno == EINVAL,
 	      "%s: multi-threaded unshare(0x100): rc=%ld errno=%s, want EINVAL",
 	      where, rc, strerror(errno));
-	expect_same(&before, "multi-threaded unshare(0x100)");
+	expect_same(_metadata, &before, "multi-threaded unshare(0x100)");
 	close(release_fd[1]);
 	pthread_join(thread, NULL);
 	close(release_fd[0]);
-	wait_single_threaded();
+	wait_single_threaded(_metadata);
 }
 
-int main(void)
+/* None of this needs privileges: unprivileged callers are covered too. */
+TEST(legacy_unshare_creates_nothing)
+{
+	require_agentns(_metadata);
+	legacy_checks(_metadata, "caller's namespace");
+}
+
+TEST(legacy_unshare_in_created_namespace)
 {
 	struct ns_state before, after;
 
-	test_init("test_unshare");
-	require_agentns();
-
-	/* None of this needs privileges: unprivileged callers are covered too. */
-	legacy_checks("caller's namespace");
-
-	if (!has_cap(CAP_SYS_ADMIN)) {
-		note("no CAP_SYS_ADMIN: checks from inside a created namespace skipped");
-		return test_done();
-	}
+	require_agentns(_metadata);
+	if (!has_cap(CAP_SYS_ADMIN))
+		SKIP(return, "no CAP_SYS_ADMIN: checks from inside a created namespace skipped");
 
 	/* Positive control: a real creation must be visible to the probe. */
-	snapshot(&before);
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
-	      "PR_SET_AGENT_NS: %s", strerror(errno));
-	snapshot(&after);
-	check(strcmp(before.session, after.session) &&
+	snapshot(_metadata, &before);
+	ASSERT_EQ(0, agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
+		TH_LOG("PR_SET_AGENT_NS: %s", strerror(errno));
+	snapshot(_metadata, &after);
+	CHECK(strcmp(before.session, after.session) &&
 	      strcmp(before.link, after.link),
 	      "PR_SET_AGENT_NS changed neither session nor ns link");
 
-	legacy_checks("created namespace");
-	return test_done();
+	legacy_checks(_metadata, "created namespace");
 }
+
+TEST_HARNESS_MAIN

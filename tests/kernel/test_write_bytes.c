@@ -11,43 +11,44 @@
 
 #define CHUNK	4096
 
-static unsigned long long wchar(void)
+static unsigned long long io_wchar(struct __test_metadata *_metadata)
 {
 	char buf[1024], *p;
 	ssize_t n;
 
 	n = read_text("/proc/self/io", buf, sizeof(buf));
 	if (n == -ENOENT)
-		skip("no /proc/self/io (CONFIG_TASK_IO_ACCOUNTING=n)");
-	check(n > 0, "read /proc/self/io: %s", strerror((int)-n));
+		SKIP_EXIT("no /proc/self/io (CONFIG_TASK_IO_ACCOUNTING=n)");
+	CHECK(n > 0, "read /proc/self/io: %s", strerror((int)-n));
 	p = strstr(buf, "wchar:");
-	check(p, "no wchar in /proc/self/io");
+	CHECK(p, "no wchar in /proc/self/io");
 	return strtoull(p + 6, NULL, 10);
 }
 
-static unsigned long long write_bytes(void)
+static unsigned long long write_bytes(struct __test_metadata *_metadata)
 {
 	struct agent_ns_counters c;
 
-	get_counters(&c);
+	get_counters(_metadata, &c);
 	return c.write_bytes;
 }
 
 static char buf[CHUNK];
 
-static void compare(const char *what, ssize_t (*op)(int, int), int a, int b)
+static void compare(struct __test_metadata *_metadata, const char *what,
+		    ssize_t (*op)(int, int), int a, int b)
 {
 	unsigned long long w0, b0, w1, b1;
 	ssize_t n;
 
-	w0 = wchar();
-	b0 = write_bytes();
+	w0 = io_wchar(_metadata);
+	b0 = write_bytes(_metadata);
 	n = op(a, b);
-	check(n == CHUNK, "%s: %zd: %s", what, n, strerror(errno));
-	w1 = wchar();
-	b1 = write_bytes();
-	check(w1 - w0 >= CHUNK, "%s: wchar grew by %llu only", what, w1 - w0);
-	check(b1 - b0 == w1 - w0,
+	CHECK(n == CHUNK, "%s: %zd: %s", what, n, strerror(errno));
+	w1 = io_wchar(_metadata);
+	b1 = write_bytes(_metadata);
+	CHECK(w1 - w0 >= CHUNK, "%s: wchar grew by %llu only", what, w1 - w0);
+	CHECK(b1 - b0 == w1 - w0,
 	      "%s: write_bytes grew by %llu, wchar by %llu", what, b1 - b0,
 	      w1 - w0);
 	note("%s: write_bytes +%llu, wchar +%llu", what, b1 - b0, w1 - w0);
@@ -84,28 +85,28 @@ static ssize_t op_copy_file_range(int a, int b)
 	return copy_file_range(a, &in, b, &out, CHUNK, 0);
 }
 
-static void run(void)
+static void run(struct __test_metadata *_metadata)
 {
 	char dir[] = "/tmp/agentns-wb.XXXXXX", pa[64], pb[64];
 	int a, b;
 
-	check(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
+	CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
 	      "PR_SET_AGENT_NS: %s", strerror(errno));
 	if (!mkdtemp(dir)) {
-		strcpy(dir, "./agentns-wb.XXXXXX");
-		check(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+		snprintf(dir, sizeof(dir), "./agentns-wb.XXXXXX");
+		CHECK(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	}
 	snprintf(pa, sizeof(pa), "%s/a", dir);
 	snprintf(pb, sizeof(pb), "%s/b", dir);
 	a = open(pa, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	b = open(pb, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	check(a >= 0 && b >= 0, "open: %s", strerror(errno));
+	CHECK(a >= 0 && b >= 0, "open: %s", strerror(errno));
 	memset(buf, 'w', sizeof(buf));
-	/* stdout is line buffered: the notes are writes of their own. */
-	compare("write", op_write, a, b);
-	compare("pwritev2", op_pwritev2, a, b);
-	compare("sendfile", op_sendfile, a, b);
-	compare("copy_file_range", op_copy_file_range, a, b);
+	/* A note is a write of its own, outside the measured windows. */
+	compare(_metadata, "write", op_write, a, b);
+	compare(_metadata, "pwritev2", op_pwritev2, a, b);
+	compare(_metadata, "sendfile", op_sendfile, a, b);
+	compare(_metadata, "copy_file_range", op_copy_file_range, a, b);
 	close(a);
 	close(b);
 	unlink(pa);
@@ -113,13 +114,13 @@ static void run(void)
 	rmdir(dir);
 }
 
-int main(void)
+TEST(write_bytes_is_wchar)
 {
-	test_init("test_write_bytes");
-	require_agentns();
-	require_cap_sys_admin();
+	require_agentns(_metadata);
+	require_cap_sys_admin(_metadata);
 	if (access("/proc/self/io", F_OK))
-		skip("no /proc/self/io (CONFIG_TASK_IO_ACCOUNTING=n)");
-	run_in_child("write_bytes against wchar", run);
-	return test_done();
+		SKIP(return, "no /proc/self/io (CONFIG_TASK_IO_ACCOUNTING=n)");
+	run_in_child(_metadata, "write_bytes against wchar", run);
 }
+
+TEST_HARNESS_MAIN
