@@ -21,8 +21,8 @@ description:
     the tests and the module reads its TAP or KTAP output (C(ok)/C(not ok) lines, C(# SKIP) and
     C(# TIMEOUT) directives, the C(1..N) plan), so there is one runner. Otherwise the module runs
     each test itself.
-  - Exit status V(0) is a pass; V(4) (the kselftest C(KSFT_SKIP) code) and V(77) (the code the
-    suite's tests use, as Automake does) are a skip; anything else a failure. A test still
+  - Exit status V(0) is a pass; V(4) (the kselftest C(KSFT_SKIP) code the suite's tests use) and
+    V(77) (Automake's, which older suites used) are a skip; anything else a failure. A test still
     running after O(timeout) seconds is killed and fails.
   - The task fails when any test failed and lists their names. It never reports a change,
     since it only probes the kernel (the C(make) step writes only build products into O(suite_dir)).
@@ -86,7 +86,7 @@ notes:
   - Most tests need root (C(CAP_SYS_ADMIN)), so run the task with C(become=true).
   - Tests inherit the task's environment, so the task keyword C(environment) can pass them
     settings such as C(AGENTNS_UNSHARE), the path of the C(agentns-unshare) shim.
-  - On a kernel without the agent namespace the tests skip themselves (exit status 77 or 4).
+  - On a kernel without the agent namespace the tests skip themselves (exit status 4).
   - Through C(run.sh), RV(results[].duration) and RV(results[].rc) are V(null) when the runner
     does not print them, and a test's output is in RV(results[].stdout) (the runner merges stderr into it).
 seealso:
@@ -230,7 +230,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 KSFT_SKIP = 4  # tools/testing/selftests/kselftest.h
-SUITE_SKIP = 77  # what the suite's tests and run.sh use (the Automake convention)
+SUITE_SKIP = 77  # Automake's skip code, which older suites used (run.sh still accepts it)
 SKIP_RCS = (KSFT_SKIP, SUITE_SKIP)
 RUNNER = "run.sh"
 TIMEOUT_RC = 124  # what timeout(1) returns when it had to stop the command

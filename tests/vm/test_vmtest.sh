@@ -58,7 +58,7 @@ passed=0 failed=0
 # expect PASS|FAIL MODE DESCRIPTION
 expect() {
 	local want=$1 mode=$2 what=$3 rc=0 got
-	PATH=$work/bin:$PATH FAKE_QEMU_MODE=$mode FAKE_RELEASE=$release \
+	PATH=$work/bin:$PATH FAKE_QEMU_MODE=$mode FAKE_RELEASE=$release VMTEST_LOG_DIR=$work/logs \
 		VMTEST_KERNEL=$work/bzImage "$top/tests/vm/vmtest.sh" >"$work/out" 2>&1 || rc=$?
 	got=PASS
 	((rc == 0)) || got=FAIL
@@ -74,7 +74,7 @@ expect() {
 
 expect PASS good "a finished run of the kernel built passes"
 # A stale log from an earlier run must not make a crashed QEMU pass.
-console=$top/build/vmtest/console-normal.log
+console=$work/logs/console-normal.log
 mkdir -p "$(dirname "$console")"
 printf 'AGENTNS-VM-BEGIN x %s\nAGENTNS-VM-END rc=0\n' "$release" >"$console"
 expect FAIL crash "QEMU failing before it writes a console fails, whatever an old log says"

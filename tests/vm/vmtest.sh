@@ -7,7 +7,7 @@
 #
 #   tests/vm/vmtest.sh            # normal kernel
 #   tests/vm/vmtest.sh --debug    # KASAN/lockdep/kmemleak kernel; any splat fails
-#   tests/vm/vmtest.sh --stock    # kernel without the series: all must skip (77)
+#   tests/vm/vmtest.sh --stock    # kernel without the series: all must skip (exit 4, KSFT_SKIP)
 #   tests/vm/vmtest.sh --cmd 'sh /suite/bench/bench.sh'   # run something else
 #   VMTEST_KERNEL=path/to/bzImage tests/vm/vmtest.sh      # boot a kernel built elsewhere
 set -euo pipefail
@@ -203,8 +203,11 @@ main() {
 	# by anything else) can never pass for this one.
 	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	make_initramfs "$stage" "$stage/initramfs.gz" "$cmd" "$nonce"
-	mkdir -p "$top/build/vmtest"
-	console=$top/build/vmtest/console-$variant.log
+	# VMTEST_LOG_DIR: where the console log goes (test_vmtest.sh points it
+	# away from the checkout's, which a real run may be writing).
+	local log_dir=${VMTEST_LOG_DIR:-$top/build/vmtest}
+	mkdir -p "$log_dir"
+	console=$log_dir/console-$variant.log
 	rm -f "$console"
 	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; exit 1; }
 	check_console "$console" "$nonce" "$(image_release "$kernel")" || exit 1
