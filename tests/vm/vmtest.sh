@@ -66,7 +66,8 @@ build_suite() {
 	mkdir -p "$stage/suite/include"
 	cp -r "$top/include/uapi" "$stage/suite/include/"
 	make -s -C "$stage/suite/userspace" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
-	make -s -C "$stage/suite/kernel" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	make -s -C "$stage/suite/kernel" UAPI_INCLUDE="$stage/suite/include/uapi" \
+		KSFT_DIR="$("$top/scripts/build.sh" --source)/tools/testing/selftests" >&2
 	[[ -d $top/benchmarks/guest ]] && cp -r "$top/benchmarks/guest" "$stage/suite/bench" &&
 		make -s -C "$stage/suite/bench" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
 	return 0
