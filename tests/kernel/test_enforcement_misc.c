@@ -29,7 +29,7 @@
 
 #define INSTANCE_FMT	"/sys/kernel/tracing/instances/agentns_misc_%d"
 #define LOOP_MAX	2000
-#define LOOP_SECS	10
+#define LOOP_SECS	15
 
 FIXTURE(misc) {
 	char inst[128];
@@ -240,9 +240,13 @@ TEST_F_TIMEOUT(misc, static_key_rate, 60)
 	plain = c2 - c1;
 	TH_LOG("%d create/exit: %ld function-call IPIs; %d plain clone3: %ld",
 	       n, agent, n, plain);
-	/* Switching per iteration: >= 2 switches, each >= 1 IPI per CPU. */
-	EXPECT_LE(100, n) TH_LOG("only %d iterations in %d s", n, LOOP_SECS);
-	EXPECT_GT(plain + n / 4 + 20, agent);
+	/*
+	 * Switching per iteration is >= 2 switches, each patching text with
+	 * 3 syncs of every other CPU: >= 6 IPIs per iteration over the plain
+	 * loop. The plain loop's own count varies by ~1 per iteration.
+	 */
+	EXPECT_LE(50, n) TH_LOG("only %d iterations in %d s", n, LOOP_SECS);
+	EXPECT_GT(plain + 3 * n + 20, agent);
 }
 
 int main(int argc, char **argv)
