@@ -13,7 +13,9 @@
  *	patches code and syncs every CPU with an IPI (x86: "CAL" in
  *	/proc/interrupts), so the loop may cost no more function-call IPIs
  *	than the same loop without CLONE_NEWAGENT, give or take a few
- *	switches. There is no /sys/kernel/debug/static_keys to read.
+ *	switches. There is no /sys/kernel/debug/static_keys to read. Skips
+ *	on a kernel without CONFIG_JUMP_LABEL (the VM and fleet kernels):
+ *	there a static key is a counter and nothing is patched.
  */
 #include "agentns_test.h"
 #undef KSFT_PASS
@@ -204,6 +206,25 @@ static long call_ipis(void)
 	return sum;
 }
 
+/*
+ * Code patching static keys: kernel/jump_label.c is built in, the only
+ * place static_key_slow_inc() is a function (else an inline counter).
+ */
+static int has_jump_labels(void)
+{
+	char line[256];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !!strstr(line, " static_key_slow_inc\n");
+	fclose(f);
+	return found;
+}
+
 /* @n clone3(@flags) children that exit at once, or fewer by @deadline. */
 static int spawn_loop(__u64 flags, int n, time_t deadline)
 {
@@ -227,6 +248,8 @@ TEST_F_TIMEOUT(misc, static_key_rate, 60)
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: a key switch sends no IPI");
+	if (!has_jump_labels())
+		SKIP(return, "no CONFIG_JUMP_LABEL (no static_key_slow_inc in /proc/kallsyms): a static key is a counter, switching it patches nothing");
 	c0 = call_ipis();
 	if (c0 < 0)
 		SKIP(return, "no CAL row in /proc/interrupts (not x86)");

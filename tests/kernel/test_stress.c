@@ -59,6 +59,7 @@ struct stress_shared {
 	long setns_fd;
 	long setns_link;
 	long link_gone;		/* /proc/PID/ns/agent gone with its holder */
+	int link_errno;		/* the last errno of such an open */
 	long fds_closed;
 	long flips;
 	long doomed;
@@ -219,8 +220,11 @@ static int enter_and_nest(int fd, int go, pid_t holder)
 	if (fd < 0) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/agent", holder);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return errno == ENOENT || errno == ESRCH ? 4 : C_ERROR;
+		if (fd < 0) {
+			/* Gone with its exiting holder (ENOENT, EACCES, ...). */
+			sh->link_errno = errno;
+			return 4;
+		}
 	}
 	if (setns(fd, 0))
 		return 5;
@@ -799,9 +803,9 @@ TEST_F_TIMEOUT(stress, mix, 115)
 	ksft_print_msg("stress: reaper walks %ld (of %ld work items), the first %.1f s after the first start event\n",
 		       sh->walks, sh->wq_events,
 		       sh->walks ? sh->walk_at[0] - sh->first_start : 0);
-	ksft_print_msg("stress: setns by kept fd %ld, by link %ld (link gone %ld); fds closed %ld; enabled flips %ld, refused while off %ld\n",
+	ksft_print_msg("stress: setns by kept fd %ld, by link %ld (link gone %ld, last errno %d); fds closed %ld; enabled flips %ld, refused while off %ld\n",
 		       sh->setns_fd, sh->setns_link, sh->link_gone,
-		       sh->fds_closed, sh->flips, sh->refused);
+		       sh->link_errno, sh->fds_closed, sh->flips, sh->refused);
 	ksft_print_msg("stress: trace starts %ld ends %ld (unpaired %ld, foreign ends %ld, overrun %ld)\n",
 		       sh->starts, sh->ends, sh->live, sh->foreign_ends, overrun);
 
