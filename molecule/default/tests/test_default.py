@@ -17,9 +17,18 @@ ZERO_SESSION = "0" * 32
 # As molecule.yml's group_vars set them (enabled is the role default); on
 # deploy1 side_effect.yml changed both and deploy.yml put them back.
 WANTED = {"enabled": 1, "max_lifetime": 7200}
-# These wait for a reaper tick (60-80 s each) and are left out of the
-# scenario (molecule.yml); the VM loop runs them.
-SLOW_TESTS = {"test_budget_enforce.sh", "test_reaper_disabled.sh", "test_reaper_escape"}
+# Left out of the scenario (molecule.yml); the VM loop runs them: these wait
+# for a reaper tick (60-90 s each), test_stress and test_reaper_lifetime also
+# switch the feature and its limits for the whole host, and
+# test_enforcement_misc's key-switch case needs two CPUs (the fleet VMs have one).
+SLOW_TESTS = {
+    "test_budget_enforce.sh",
+    "test_enforcement_misc",
+    "test_reaper_disabled.sh",
+    "test_reaper_escape",
+    "test_reaper_lifetime",
+    "test_stress",
+}
 # Serial consoles of the VMs, on the controller (molecule/resources/README.md).
 CONSOLE_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "build/molecule/default"
 # molecule.yml: deploy2 takes the kexec fast path, deploy1 GRUB's one-shot entry.
