@@ -106,7 +106,7 @@ def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> Non
     [
         (["true"], 30, ""),
         (["sh", "-c", "echo BMC unreachable >&2; exit 3"], 30, "it exited 3: BMC unreachable"),
-        (["sleep", "60"], 2, "it did not finish within 2 s (agentns_install_hook_timeout)"),
+        (["sleep", "600"], 2, "it did not finish within 2 s (agentns_install_hook_timeout)"),
     ],
 )
 def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[str], timeout: int, error: str) -> None:
@@ -122,7 +122,8 @@ def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[s
     result = run_playbook(playbook, inventory)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"HOOK-ERROR=[{error}]" in result.stdout, result.stdout
-    assert time.monotonic() - start < 55
+    # Far below the hung hook's 600 s, with room for a loaded machine.
+    assert time.monotonic() - start < 150
 
 
 def preflight(tmp_path: Path, *extra: str, package_size: int = 1024) -> subprocess.CompletedProcess[str]:

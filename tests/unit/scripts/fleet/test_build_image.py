@@ -16,7 +16,12 @@ def test_lock_wait_names_the_holder_and_honours_the_timeout(tmp_path):
     images.mkdir(parents=True)
     holder = subprocess.Popen(["flock", str(images / ".lock"), "sleep", "60"])
     try:
-        time.sleep(0.3)
+        # Under load the holder may take a while to get the lock; a fixed
+        # sleep let build-image.sh take it first and start a real build.
+        lock_taken = time.monotonic() + 20
+        while subprocess.run(["flock", "-n", str(images / ".lock"), "true"], check=False).returncode == 0:
+            assert time.monotonic() < lock_taken, "the holder never took the lock"
+            time.sleep(0.05)
         start = time.monotonic()
         done = subprocess.run(
             ["bash", str(BUILD_IMAGE_SH)],
