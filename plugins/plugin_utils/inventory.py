@@ -29,10 +29,17 @@ class RunInventory:
         self._sources = list(sources)
         self._playbook_dir = playbook_dir
         self.inventory = InventoryManager(loader=self._loader, sources=self._sources)
+        self._variables = VariableManager(loader=self._loader, inventory=self.inventory)
         self._controllers: list[str] | None = None
+        self._group_all: dict | None = None
 
     def group_all_vars(self) -> dict:
-        """Group all's variables, with Ansible's precedence between their places."""
+        """Group all's variables, with Ansible's precedence between their places (read once)."""
+        if self._group_all is None:
+            self._group_all = self._read_group_all()
+        return self._group_all
+
+    def _read_group_all(self) -> dict:
         group = self.inventory.groups["all"]
         found = group.get_vars()
         for stage in _STAGES:
@@ -58,8 +65,7 @@ class RunInventory:
 
     def host_vars(self, name: str) -> dict:
         """A host's inventory variables (the file, group_vars/, host_vars/)."""
-        manager = VariableManager(loader=self._loader, inventory=self.inventory)
-        return manager.get_vars(host=self.inventory.get_host(name), include_hostvars=False)
+        return self._variables.get_vars(host=self.inventory.get_host(name), include_hostvars=False)
 
 
 _PARSED: dict[tuple[tuple[str, ...], str], RunInventory] = {}
