@@ -84,7 +84,8 @@ run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
 	# A session of its own: a background job ignores SIGINT, so an
 	# interrupt reaches Molecule only through stop_scenarios.
-	setsid molecule test -s "$scenario" >"$log" 2>&1 &
+	# Each line stamped with the time, so the log shows where a run spends it.
+	setsid molecule test -s "$scenario" > >(awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$log") 2>&1 &
 	echo "$!" >"$top/build/molecule/$scenario.pid"
 	wait "$!" || rc=$?
 	rm -f "$top/build/molecule/$scenario.pid"
