@@ -67,7 +67,8 @@ stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 # molecule/resources/tests/test_fleet.py, so it runs by hand only.)
 # Starting fallback (the longer one) first was slower once measured
 # (docs/benchmarks.md): their package installs then overlap.
-molecule_scenarios=(default fallback)
+# AGENTNS_MOLECULE_SCENARIOS="fallback" runs a subset (a developer's loop).
+read -ra molecule_scenarios <<<"${AGENTNS_MOLECULE_SCENARIOS:-default fallback}"
 molecule_parallel=${AGENTNS_MOLECULE_PARALLEL:-2}
 
 # A cold run builds the VM image while the kernels compile (it is mostly
@@ -84,8 +85,9 @@ run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
 	# A session of its own: a background job ignores SIGINT, so an
 	# interrupt reaches Molecule only through stop_scenarios.
-	# Each line stamped with the time, so the log shows where a run spends it.
-	setsid molecule test -s "$scenario" > >(awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$log") 2>&1 &
+	# Each line stamped with the time, so the log shows where a run spends it
+	# (unbuffered Python: else ansible-playbook's output arrives in 8 KiB lumps).
+	PYTHONUNBUFFERED=1 setsid molecule test -s "$scenario" > >(awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$log") 2>&1 &
 	echo "$!" >"$top/build/molecule/$scenario.pid"
 	wait "$!" || rc=$?
 	rm -f "$top/build/molecule/$scenario.pid"

@@ -1,7 +1,8 @@
 """Where the fallback scenario leaves its hosts, run by Molecule's testinfra verifier.
 
 converge.yml made fb1's trial boot panic, then hang, then resumed the rollout
-on fb1 alone; fb2 (the next stage) must never have been touched.
+on fb1 alone, then rolled the fleet back with removal; fb2 (the next stage)
+must never have been touched.
 """
 
 from __future__ import annotations
@@ -13,18 +14,28 @@ from testinfra.host import Host
 AGENTNS_RELEASE = re.compile(r"7\.3\.\d+-agentns-[0-9a-f]{7}")
 
 
-def test_canary_ends_on_the_verified_kernel(host: Host) -> None:
+def test_canary_rolled_back_with_nothing_left(host: Host) -> None:
+    """rollback.yml with removal took fb1 back to the kernel it ran before."""
     if host.backend.host != "fb1":
         return
     release = host.check_output("uname -r")
-    assert AGENTNS_RELEASE.fullmatch(release), release
+    assert not AGENTNS_RELEASE.fullmatch(release), release
     with host.sudo():
-        env_lines = host.check_output("grub-editenv list").splitlines()
+        grubenv = host.check_output("grub-editenv list")
         grub_cfg = host.file("/boot/grub/grub.cfg").content_string
-    grubenv = dict(line.split("=", 1) for line in env_lines if "=" in line)
-    assert f"gnulinux-{release}-advanced-" in grubenv.get("saved_entry", ""), grubenv
-    assert not grubenv.get("next_entry"), grubenv
-    assert "agentns-trial" not in grub_cfg
+        packages = host.run("dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' 'linux-image-*agentns*'")
+    assert "saved_entry=" not in grubenv and "next_entry=" not in grubenv, grubenv
+    assert "agentns" not in grub_cfg
+    assert all(line.split()[-1] == "un" for line in packages.stdout.splitlines()), packages.stdout
+    for path in (
+        "/etc/default/grub.d/zz-agentns-kernel.cfg",
+        "/etc/grub.d/42_agentns_trial",
+        "/etc/sysctl.d/60-agentns.conf",
+        "/usr/local/bin/agentns-unshare",
+        "/var/lib/agentns",
+        "/var/cache/agentns",
+    ):
+        assert not host.file(path).exists, path
 
 
 def test_next_stage_was_never_touched(host: Host) -> None:

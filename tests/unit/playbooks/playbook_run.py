@@ -33,16 +33,17 @@ def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.Comp
 
 
 ROLLOUT_PLAY = "Roll out the agentns kernel"
+ROLLBACK_PLAY = "Roll the fleet back to its previous kernel"
 
 
-def rollout_stages(listing: str) -> list[set[str]]:
-    """The hosts of each of deploy.yml's rollout stages, from `--list-hosts` output."""
+def rollout_stages(listing: str, play: str = ROLLOUT_PLAY) -> list[set[str]]:
+    """The hosts of each stage (deploy.yml's rollout, or rollback.yml's), from `--list-hosts` output."""
     stages: list[set[str]] = []
     in_rollout = False
     for line in listing.splitlines():
         match = re.match(r"\s+play #\d+ \(.*\): (.*?)\tTAGS", line)
         if match:
-            in_rollout = match.group(1) == ROLLOUT_PLAY
+            in_rollout = match.group(1) == play
             if in_rollout:
                 stages.append(set())
         elif in_rollout and re.match(r"\s{6}\S+$", line):
@@ -55,6 +56,6 @@ def rollout_hosts(listing: str) -> set[str]:
     return set().union(*rollout_stages(listing))
 
 
-def rollout_batches(output: str) -> int:
-    """How many batches (plays) of the rollout a run went through."""
-    return len(re.findall(rf"^PLAY \[{ROLLOUT_PLAY}\]", output, re.MULTILINE))
+def rollout_batches(output: str, play: str = ROLLOUT_PLAY) -> int:
+    """How many batches (plays) of the rollout (or rollback) a run went through."""
+    return len(re.findall(rf"^PLAY \[{re.escape(play)}\]", output, re.MULTILINE))

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from playbook_run import PLAYBOOK_BIN, REPO, rollout_batches, rollout_stages, run_playbook
+from playbook_run import PLAYBOOK_BIN, REPO, ROLLBACK_PLAY, rollout_batches, rollout_stages, run_playbook
 
 pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
 
@@ -33,19 +33,21 @@ def fleet(tmp_path: Path, count: int, *, group_all: str = "", canary_group: bool
     return inventory
 
 
-def stages(inventory: Path, *args: str) -> list[set[str]]:
-    result = run_playbook(REPO / "deploy.yml", inventory, "--list-hosts", *args)
+def stages(inventory: Path, *args: str, playbook: str = "deploy.yml") -> list[set[str]]:
+    play = ROLLBACK_PLAY if playbook == "rollback.yml" else "Roll out the agentns kernel"
+    result = run_playbook(REPO / playbook, inventory, "--list-hosts", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    found = rollout_stages(result.stdout)
+    found = rollout_stages(result.stdout, play)
     assert len(found) == 2, result.stdout
     return found
 
 
-def batches(inventory: Path, *args: str) -> int:
+def batches(inventory: Path, *args: str, playbook: str = "deploy.yml") -> int:
     # No task runs (none is tagged so), but serial still cuts the plays.
-    result = run_playbook(REPO / "deploy.yml", inventory, "--tags", "agentns-no-such-tag", "--skip-tags", "always", *args)
+    play = ROLLBACK_PLAY if playbook == "rollback.yml" else "Roll out the agentns kernel"
+    result = run_playbook(REPO / playbook, inventory, "--tags", "agentns-no-such-tag", "--skip-tags", "always", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    return rollout_batches(result.stdout)
+    return rollout_batches(result.stdout, play)
 
 
 def test_without_a_canary_group_the_first_host_is_the_canary(tmp_path: Path) -> None:
@@ -99,6 +101,17 @@ def test_batch_size_from_the_inventory(tmp_path: Path) -> None:
 def test_extra_vars_win_over_the_inventory(tmp_path: Path) -> None:
     inventory = fleet(tmp_path, 21, group_all="agentns_serial: 10\n")
     assert batches(inventory, "-e", "agentns_serial=100%") == 1 + 1
+
+
+def test_rollback_takes_the_same_shape(tmp_path: Path) -> None:
+    """rollback.yml goes canary first and batch by batch, like deploy.yml, with the same settings."""
+    inventory = fleet(tmp_path, 21, group_all="agentns_canary_count: 2\nagentns_serial: 10\n")
+    canary, rest = stages(inventory, playbook="rollback.yml")
+    assert canary == {"web1", "web2"}
+    assert rest == {f"web{i}" for i in range(3, 22)}
+    assert stages(inventory) == [canary, rest]
+    # 19 hosts after the canary, 10 at a time.
+    assert batches(inventory, playbook="rollback.yml") == 1 + 2
 
 
 def vanishing_fleet(tmp_path: Path) -> Path:
