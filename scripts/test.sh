@@ -83,11 +83,12 @@ start_image_build() {
 
 run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
+	rm -f "$top/build/molecule/$scenario.ansible.log"
 	# A session of its own: a background job ignores SIGINT, so an
 	# interrupt reaches Molecule only through stop_scenarios.
-	# Each line stamped with the time, so the log shows where a run spends it
-	# (unbuffered Python: else ansible-playbook's output arrives in 8 KiB lumps).
-	PYTHONUNBUFFERED=1 setsid molecule test -s "$scenario" > >(awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$log") 2>&1 &
+	# Ansible's own log (every ansible-playbook of the scenario, nested runs
+	# too) stamps each task with the time: where a run spends it.
+	ANSIBLE_LOG_PATH=$top/build/molecule/$scenario.ansible.log setsid molecule test -s "$scenario" >"$log" 2>&1 &
 	echo "$!" >"$top/build/molecule/$scenario.pid"
 	wait "$!" || rc=$?
 	rm -f "$top/build/molecule/$scenario.pid"

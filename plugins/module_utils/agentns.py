@@ -17,6 +17,8 @@ import os
 import re
 import typing as t
 
+from ansible_collections.agentns.fleet.plugins.module_utils import grub
+
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 NULL_SESSION_ID = "0" * 32
 COUNTER_KEYS = (
@@ -600,6 +602,15 @@ def _dpkg_kernels(module: t.Any, paths: HostPaths) -> list[str]:
     return parse_dpkg_kernels(out)
 
 
+def boot_defaults(paths: HostPaths) -> dict[str, str | None]:
+    """What GRUB boots next: by default, and once if grub-reboot armed an entry."""
+    grub_cfg = read_text(os.path.join(paths.boot, "grub", "grub.cfg"))
+    if grub_cfg is None:
+        return {"default": None, "next": None}
+    grubenv = read_text(os.path.join(paths.boot, "grub", "grubenv"))
+    return {"default": grub.default_kernel(grub_cfg, grubenv), "next": grub.next_kernel(grub_cfg, grubenv)}
+
+
 def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:
     if not sysctl_interface_present(paths):
         return None
@@ -620,6 +631,7 @@ def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
     running = running_release(paths)
     kernels = order_kernels(boot_kernels(paths) + _dpkg_kernels(module, paths))
     session_id = _read_or_warn(module, read_session_id, paths)
+    boot = _read_or_warn(module, boot_defaults, paths) or {"default": None, "next": None}
     return {
         "supported": kernel_supported(paths),
         "running_kernel": running,
@@ -627,6 +639,9 @@ def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
         "installed_agentns_kernels": kernels,
         "latest_agentns_kernel": kernels[-1] if kernels else None,
         "reboot_pending": reboot_pending(running, kernels),
+        "boot_default_kernel": boot["default"],
+        "boot_default_differs": boot["default"] is not None and boot["default"] != running,
+        "boot_next_kernel": boot["next"],
         "sysctls": _read_or_warn(module, _read_sysctls, paths),
         "session_id": session_id,
         "in_agent_namespace": session_id is not None and session_id != NULL_SESSION_ID,

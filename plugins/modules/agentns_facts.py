@@ -109,6 +109,26 @@ ansible_facts:
           returned: always
           type: bool
           sample: false
+        boot_default_kernel:
+          description:
+            - Release of the kernel GRUB boots by default, worked out from C(/boot/grub/grub.cfg) and C(grubenv)
+              as GRUB resolves its default entry (a saved entry, a number, an id or a title).
+            - V(null) when there is no GRUB menu, it cannot be read, or the default entry boots no Linux kernel.
+          returned: always
+          type: str
+          sample: 7.3.4-agentns-1a2b3c4
+        boot_default_differs:
+          description:
+            - Whether the next ordinary boot would bring up another kernel than the running one, e.g. after a
+              distribution kernel update under C(agentns_install_default_policy=follow), or a hand-made change.
+          returned: always
+          type: bool
+          sample: false
+        boot_next_kernel:
+          description: Release of a pending one-shot entry (C(grub-reboot)), V(null) when none is pending.
+          returned: always
+          type: str
+          sample: null
         sysctls:
           description: Current sysctl values, V(null) without kernel support.
           returned: always

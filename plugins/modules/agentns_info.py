@@ -56,6 +56,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ inventory_hostname }} runs {{ agentns_state.agentns.running_kernel }}, newest is {{ agentns_state.agentns.latest_agentns_kernel }}"
   when: agentns_state.agentns.reboot_pending
+
+- name: List the hosts whose next boot would bring up another kernel
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} runs {{ agentns_state.agentns.running_kernel }}, GRUB boots {{ agentns_state.agentns.boot_default_kernel }}"
+  when: agentns_state.agentns.boot_default_differs
 """
 
 RETURN = r"""
@@ -64,7 +69,7 @@ agentns:
     - The agent namespace state of the host, with the keys M(agentns.fleet.agentns_facts) documents
       under C(ansible_facts.agentns) (C(supported), C(running_kernel), C(running_agentns),
       C(installed_agentns_kernels) in dpkg version order, C(latest_agentns_kernel), C(reboot_pending),
-      C(sysctls), C(session_id), C(in_agent_namespace), C(namespace) and C(counters)).
+      C(boot_default_kernel), C(boot_default_differs), C(boot_next_kernel), C(sysctls), C(session_id), C(in_agent_namespace), C(namespace) and C(counters)).
   returned: always
   type: dict
   sample:
@@ -74,6 +79,9 @@ agentns:
     installed_agentns_kernels: [7.3.4-agentns-1a2b3c4]
     latest_agentns_kernel: 7.3.4-agentns-1a2b3c4
     reboot_pending: false
+    boot_default_kernel: 7.3.4-agentns-1a2b3c4
+    boot_default_differs: false
+    boot_next_kernel: null
     sysctls: {enabled: 1, max_lifetime: 86400}
     session_id: '00000000000000000000000000000000'
     in_agent_namespace: false

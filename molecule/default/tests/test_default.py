@@ -31,8 +31,10 @@ SLOW_TESTS = {
 }
 # Serial consoles of the VMs, on the controller (molecule/resources/README.md).
 CONSOLE_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "build/molecule/default"
-# molecule.yml: deploy2 takes the kexec fast path, deploy1 GRUB's one-shot entry.
+# molecule.yml: deploy2 takes the kexec fast path, deploy1 GRUB's one-shot
+# entry; deploy2 follows Debian's default (agentns_install_default_policy).
 KEXEC_HOSTS = {"deploy2"}
+FOLLOW_HOSTS = {"deploy2"}
 
 
 def fresh_session(host: Host, *, root: bool = False) -> str:
@@ -51,14 +53,26 @@ def test_runs_the_agentns_kernel(host: Host) -> None:
 
 
 def test_grub_boots_it_by_default(host: Host) -> None:
-    """The verified kernel is GRUB's saved default; the trial entry is gone."""
+    """The verified kernel is what GRUB boots by default; the trial entry is gone.
+
+    pin: it is GRUB's saved default. follow: GRUB has Debian's settings back
+    (no snippet, no saved default) and boots the newest kernel, which it is.
+    """
     release = host.check_output("uname -r")
+    snippet = host.file("/etc/default/grub.d/zz-agentns-kernel.cfg")
     with host.sudo():
-        grub_default = host.file("/etc/default/grub.d/zz-agentns-kernel.cfg").content_string
+        grub_default = snippet.content_string if snippet.exists else ""
         grubenv = dict(line.split("=", 1) for line in host.check_output("grub-editenv list").splitlines() if "=" in line)
         grub_cfg = host.file("/boot/grub/grub.cfg").content_string
-    assert re.search(r"^GRUB_DEFAULT=saved$", grub_default, re.MULTILINE), grub_default
-    assert re.fullmatch(rf"gnulinux-advanced-\S+>gnulinux-{re.escape(release)}-advanced-\S+", grubenv.get("saved_entry", "")), grubenv
+    if host.backend.host in FOLLOW_HOSTS:
+        assert not snippet.exists, grub_default
+        assert "saved_entry" not in grubenv, grubenv
+        assert re.search(r'^\s*set default="0"$', grub_cfg, re.MULTILINE)
+        first_linux = re.search(r"^\s*linux\s+(\S+)", grub_cfg, re.MULTILINE)
+        assert first_linux and first_linux.group(1).endswith(f"/vmlinuz-{release}"), first_linux
+    else:
+        assert re.search(r"^GRUB_DEFAULT=saved$", grub_default, re.MULTILINE), grub_default
+        assert re.fullmatch(rf"gnulinux-advanced-\S+>gnulinux-{re.escape(release)}-advanced-\S+", grubenv.get("saved_entry", "")), grubenv
     assert not grubenv.get("next_entry"), grubenv
     assert f"vmlinuz-{release}" in grub_cfg
     assert "agentns-trial" not in grub_cfg

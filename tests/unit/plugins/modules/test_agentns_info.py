@@ -158,3 +158,33 @@ def test_info_keeps_the_old_facts_with_a_deprecation(run_module, tmp_path):
         flat = str(deprecation)
         assert "1.0.0" in flat
         assert "agentns.fleet" in flat
+
+
+def grub_menu(default, *releases):
+    entries = "".join(f"menuentry 'Linux {r}' $menuentry_id_option 'gnulinux-{r}-advanced-x' {{\n\tlinux /boot/vmlinuz-{r} ro\n}}\n" for r in releases)
+    return f'if [ "${{next_entry}}" ] ; then\n   set default="${{next_entry}}"\nelse\n   set default="{default}"\nfi\n' + entries
+
+
+def test_boot_default_reported_when_it_is_not_the_running_kernel(run_module, tmp_path):
+    # A newer distribution kernel sorts first and GRUB boots entry 0: the next boot leaves agentns.
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    write(os.path.join(paths.boot, "grub", "grub.cfg"), grub_menu("0", "7.3.9-1-amd64", "7.3.4-agentns-aaa"))
+    facts = facts_of(run_module, paths)
+    assert facts["boot_default_kernel"] == "7.3.9-1-amd64"
+    assert facts["boot_default_differs"] is True
+    assert facts["boot_next_kernel"] is None
+
+
+def test_boot_default_pinned_to_the_running_kernel(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    write(os.path.join(paths.boot, "grub", "grub.cfg"), grub_menu("${saved_entry}", "7.3.9-1-amd64", "7.3.4-agentns-aaa"))
+    write(os.path.join(paths.boot, "grub", "grubenv"), "# GRUB Environment Block\nsaved_entry=gnulinux-7.3.4-agentns-aaa-advanced-x\n")
+    facts = facts_of(run_module, paths)
+    assert facts["boot_default_kernel"] == "7.3.4-agentns-aaa"
+    assert facts["boot_default_differs"] is False
+
+
+def test_no_grub_menu_no_boot_default(run_module, tmp_path):
+    facts = facts_of(run_module, fake_host(tmp_path, "7.3.4-agentns-aaa"))
+    assert facts["boot_default_kernel"] is None
+    assert facts["boot_default_differs"] is False

@@ -1,0 +1,118 @@
+# Copyright: (c) 2026, the agentns contributors
+# GNU General Public License v2.0 only (see https://www.gnu.org/licenses/old-licenses/gpl-2.0.txt)
+# SPDX-License-Identifier: GPL-2.0-only
+"""Which kernel GRUB boots by default, worked out from grub.cfg and grubenv
+the way GRUB resolves its C(default) variable (Debian's 00_header sets it to
+a fixed entry or to C(${saved_entry}); an entry is a number, an id or a
+title, nested with C(>); an entry that cannot be found means entry 0)."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+_BLOCK_START = re.compile(r"""^\s*(menuentry|submenu)\s+(['"])(.*?)\2(.*)\{\s*$""")
+_ENTRY_ID = re.compile(r"""\$menuentry_id_option\s+(['"])(.*?)\1""")
+_LINUX = re.compile(r"^\s*linux(?:efi|16)?\s+(\S+)")
+_SET_DEFAULT = re.compile(r"""^\s*set\s+default=(["']?)(.*?)\1\s*$""")
+
+
+class MenuEntry:
+    """A menuentry (release: the kernel it boots, if any) or a submenu (children)."""
+
+    def __init__(self, kind: str, title: str, ident: str | None) -> None:
+        self.kind = kind
+        self.title = title
+        self.ident = ident
+        self.release: str | None = None
+        self.children: list[MenuEntry] = []
+
+
+def parse_menu(text: str) -> list[MenuEntry]:
+    """The top-level entries of a grub.cfg, submenus with their entries."""
+    top: list[MenuEntry] = []
+    # One item per open brace: the entry it opened, or None for any other
+    # block (a function, a submenu's if/fi has no brace).
+    stack: list[MenuEntry | None] = []
+    for line in text.splitlines():
+        match = _BLOCK_START.match(line)
+        if match:
+            ident = _ENTRY_ID.search(match.group(4))
+            entry = MenuEntry(match.group(1), match.group(3), ident.group(2) if ident else None)
+            parent = next((item for item in reversed(stack) if item is not None), None)
+            (parent.children if parent else top).append(entry)
+            stack.append(entry)
+            continue
+        stripped = line.strip()
+        if stripped.endswith("{"):
+            stack.append(None)
+        elif stripped == "}" and stack:
+            stack.pop()
+        elif stack and stack[-1] is not None and stack[-1].kind == "menuentry":
+            linux = _LINUX.match(line)
+            if linux:
+                name = linux.group(1).rsplit("/", 1)[-1]
+                if name.startswith("vmlinuz-"):
+                    stack[-1].release = name[len("vmlinuz-") :]
+    return top
+
+
+def parse_grubenv(text: str | None) -> dict[str, str]:
+    """grubenv's variables (a 1 KiB block of NAME=VALUE lines padded with #)."""
+    env: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if "=" in line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            env[name] = value
+    return env
+
+
+def default_setting(text: str) -> str:
+    """The value grub.cfg gives C(default) when no one-shot entry is pending."""
+    for line in text.splitlines():
+        match = _SET_DEFAULT.match(line)
+        if match and match.group(2) != "${next_entry}":
+            return match.group(2)
+    return "0"
+
+
+def _find(entries: list[MenuEntry], part: str) -> MenuEntry | None:
+    if part.isdigit():
+        index = int(part)
+        return entries[index] if index < len(entries) else None
+    for entry in entries:
+        if entry.ident == part:
+            return entry
+    return next((entry for entry in entries if entry.title == part), None)
+
+
+def resolve(entries: list[MenuEntry], spec: str) -> MenuEntry | None:
+    """The menuentry SPEC names ("2", "ID", "TITLE", "SUBMENU>ENTRY"), None if none."""
+    level: t.Sequence[MenuEntry] = entries
+    found: MenuEntry | None = None
+    for part in spec.split(">"):
+        found = _find(list(level), part)
+        if found is None:
+            return None
+        level = found.children
+    return found if found is not None and found.kind == "menuentry" else None
+
+
+def default_kernel(grub_cfg: str, grubenv: str | None) -> str | None:
+    """The release GRUB boots when nothing is pending, None if it boots no Linux entry."""
+    entries = parse_menu(grub_cfg)
+    setting = default_setting(grub_cfg)
+    env = parse_grubenv(grubenv)
+    if setting == "${saved_entry}":
+        setting = env.get("saved_entry", "") or "0"
+    entry = resolve(entries, setting) or resolve(entries, "0")
+    return entry.release if entry else None
+
+
+def next_kernel(grub_cfg: str, grubenv: str | None) -> str | None:
+    """The release of a pending one-shot entry (grub-reboot), None if none."""
+    pending = parse_grubenv(grubenv).get("next_entry", "")
+    if not pending:
+        return None
+    entry = resolve(parse_menu(grub_cfg), pending)
+    return entry.release if entry else None
