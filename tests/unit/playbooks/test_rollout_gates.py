@@ -208,3 +208,51 @@ def test_trial_entry_checked_against_grub_menu(tmp_path: Path, menu_block: str |
     result = run_playbook(playbook, controller_inventory(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"IN-PLACE=[{in_place}]" in result.stdout, result.stdout
+
+
+def fake_grub_tools(tmp_path: Path, saved_entry: str) -> Path:
+    """grub-editenv (list answers saved_entry), grub-set-default and update-grub that log their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.log"
+    for tool in ("grub-editenv", "grub-set-default", "update-grub"):
+        listing = f"[ \"$2\" = list ] && printf 'saved_entry={saved_entry}\\n' && exit 0\n" if tool == "grub-editenv" else ""
+        (bin_dir / tool).write_text(f'#!/bin/sh\n{listing}echo {tool} "$@" >>{calls}\n')
+        (bin_dir / tool).chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize(
+    ("pinned", "saved", "now_saved", "expected_calls", "snippet_left"),
+    [
+        # The first rollout's trial failed: Debian's settings back, exactly.
+        (False, "", "gnulinux-6.1", ["grub-editenv - unset saved_entry", "update-grub"], False),
+        # An earlier rollout had pinned another kernel: that stays as it was.
+        (True, "gnulinux-7.3.3", "gnulinux-6.1", ["grub-set-default gnulinux-7.3.3"], True),
+        # Nothing to change.
+        (True, "gnulinux-6.1", "gnulinux-6.1", [], True),
+    ],
+    ids=["first-rollout", "earlier-pin", "unchanged"],
+)
+def test_grub_settings_put_back_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: bool, saved: str, now_saved: str, expected_calls: list[str], snippet_left: bool
+) -> None:
+    """A failed trial (and follow, and removal) must leave GRUB's settings as recorded, not pinned to the old kernel."""
+    bin_dir = fake_grub_tools(tmp_path, now_saved)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
+    snippet = tmp_path / "zz-agentns-kernel.cfg"
+    snippet.write_text("GRUB_DEFAULT=saved\n")
+    playbook = install_tasks_playbook(
+        tmp_path,
+        "grub_restore",
+        {
+            "agentns_install_grub_default_file": str(snippet),
+            "agentns_install_restore_pinned": pinned,
+            "agentns_install_restore_saved": saved,
+        },
+    )
+    result = run_playbook(playbook, controller_inventory(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = tmp_path / "calls.log"
+    assert (calls.read_text().splitlines() if calls.exists() else []) == expected_calls
+    assert snippet.exists() == snippet_left
