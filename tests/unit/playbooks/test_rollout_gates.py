@@ -216,7 +216,7 @@ def fake_grub_tools(tmp_path: Path, saved_entry: str) -> Path:
     bin_dir.mkdir()
     calls = tmp_path / "calls.log"
     for tool in ("grub-editenv", "grub-set-default", "update-grub"):
-        listing = f"[ \"$2\" = list ] && printf 'saved_entry={saved_entry}\\n' && exit 0\n" if tool == "grub-editenv" else ""
+        listing = f"[ \"$2\" = list ] && printf 'saved_entry={saved_entry}\\nnext_entry=\\n' && exit 0\n" if tool == "grub-editenv" else ""
         (bin_dir / tool).write_text(f'#!/bin/sh\n{listing}echo {tool} "$@" >>{calls}\n')
         (bin_dir / tool).chmod(0o755)
     return bin_dir
@@ -226,11 +226,11 @@ def fake_grub_tools(tmp_path: Path, saved_entry: str) -> Path:
     ("pinned", "saved", "now_saved", "expected_calls", "snippet_left"),
     [
         # The first rollout's trial failed: Debian's settings back, exactly.
-        (False, "", "gnulinux-6.1", ["grub-editenv - unset saved_entry", "update-grub"], False),
+        (False, "", "gnulinux-6.1", ["grub-editenv - unset next_entry", "grub-editenv - unset saved_entry", "update-grub"], False),
         # An earlier rollout had pinned another kernel: that stays as it was.
-        (True, "gnulinux-7.3.3", "gnulinux-6.1", ["grub-set-default gnulinux-7.3.3"], True),
-        # Nothing to change.
-        (True, "gnulinux-6.1", "gnulinux-6.1", [], True),
+        (True, "gnulinux-7.3.3", "gnulinux-6.1", ["grub-editenv - unset next_entry", "grub-set-default gnulinux-7.3.3"], True),
+        # Nothing to change but the spent one-shot entry GRUB left.
+        (True, "gnulinux-6.1", "gnulinux-6.1", ["grub-editenv - unset next_entry"], True),
     ],
     ids=["first-rollout", "earlier-pin", "unchanged"],
 )
