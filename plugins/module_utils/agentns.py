@@ -608,7 +608,7 @@ def boot_defaults(paths: HostPaths) -> dict[str, str | None]:
     if grub_cfg is None:
         return {"default": None, "next": None}
     grubenv = read_text(os.path.join(paths.boot, "grub", "grubenv"))
-    return {"default": grub.default_kernel(grub_cfg, grubenv), "next": grub.next_kernel(grub_cfg, grubenv)}
+    return grub.boot_targets(grub_cfg, grubenv)
 
 
 def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:

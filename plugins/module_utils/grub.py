@@ -9,7 +9,6 @@ title, nested with C(>); an entry that cannot be found means entry 0)."""
 from __future__ import annotations
 
 import re
-import typing as t
 
 _BLOCK_START = re.compile(r"""^\s*(menuentry|submenu)\s+(['"])(.*?)\2(.*)\{\s*$""")
 _ENTRY_ID = re.compile(r"""\$menuentry_id_option\s+(['"])(.*?)\1""")
@@ -88,31 +87,25 @@ def _find(entries: list[MenuEntry], part: str) -> MenuEntry | None:
 
 def resolve(entries: list[MenuEntry], spec: str) -> MenuEntry | None:
     """The menuentry SPEC names ("2", "ID", "TITLE", "SUBMENU>ENTRY"), None if none."""
-    level: t.Sequence[MenuEntry] = entries
+    level = entries
     found: MenuEntry | None = None
     for part in spec.split(">"):
-        found = _find(list(level), part)
+        found = _find(level, part)
         if found is None:
             return None
         level = found.children
     return found if found is not None and found.kind == "menuentry" else None
 
 
-def default_kernel(grub_cfg: str, grubenv: str | None) -> str | None:
-    """The release GRUB boots when nothing is pending, None if it boots no Linux entry."""
+def boot_targets(grub_cfg: str, grubenv: str | None) -> dict[str, str | None]:
+    """The releases GRUB boots: "default" when nothing is pending (None if that
+    entry boots no Linux kernel) and "next", a pending one-shot entry
+    (grub-reboot), None if none is pending."""
     entries = parse_menu(grub_cfg)
-    setting = default_setting(grub_cfg)
     env = parse_grubenv(grubenv)
+    setting = default_setting(grub_cfg)
     if setting == "${saved_entry}":
         setting = env.get("saved_entry", "") or "0"
-    entry = resolve(entries, setting) or resolve(entries, "0")
-    return entry.release if entry else None
-
-
-def next_kernel(grub_cfg: str, grubenv: str | None) -> str | None:
-    """The release of a pending one-shot entry (grub-reboot), None if none."""
-    pending = parse_grubenv(grubenv).get("next_entry", "")
-    if not pending:
-        return None
-    entry = resolve(parse_menu(grub_cfg), pending)
-    return entry.release if entry else None
+    default = resolve(entries, setting) or resolve(entries, "0")
+    pending = resolve(entries, env["next_entry"]) if env.get("next_entry") else None
+    return {"default": default.release if default else None, "next": pending.release if pending else None}

@@ -50,11 +50,11 @@ def env(**values: str) -> str:
 
 
 def test_debian_default_boots_the_first_entry() -> None:
-    assert grub.default_kernel(menu(), env()) == "7.3.4-agentns-1a2b3c4"
+    assert grub.boot_targets(menu(), env())["default"] == "7.3.4-agentns-1a2b3c4"
 
 
 def test_saved_entry_by_submenu_id_path() -> None:
-    assert grub.default_kernel(menu("${saved_entry}"), env(saved_entry=SAVED_OLD)) == "6.1.0-28-amd64"
+    assert grub.boot_targets(menu("${saved_entry}"), env(saved_entry=SAVED_OLD))["default"] == "6.1.0-28-amd64"
 
 
 @pytest.mark.parametrize(
@@ -66,16 +66,16 @@ def test_saved_entry_by_submenu_id_path() -> None:
     ],
 )
 def test_saved_entry_by_number_or_title(saved: str, release: str) -> None:
-    assert grub.default_kernel(menu("${saved_entry}"), env(saved_entry=saved)) == release
+    assert grub.boot_targets(menu("${saved_entry}"), env(saved_entry=saved))["default"] == release
 
 
 def test_a_saved_entry_that_is_gone_falls_back_to_the_first() -> None:
     gone = f"gnulinux-advanced-{UUID}>gnulinux-6.1.0-9-amd64-advanced-{UUID}"
-    assert grub.default_kernel(menu("${saved_entry}"), env(saved_entry=gone)) == "7.3.4-agentns-1a2b3c4"
+    assert grub.boot_targets(menu("${saved_entry}"), env(saved_entry=gone))["default"] == "7.3.4-agentns-1a2b3c4"
 
 
 def test_no_saved_entry_means_the_first() -> None:
-    assert grub.default_kernel(menu("${saved_entry}"), None) == "7.3.4-agentns-1a2b3c4"
+    assert grub.boot_targets(menu("${saved_entry}"), None)["default"] == "7.3.4-agentns-1a2b3c4"
 
 
 def test_a_submenu_is_not_a_kernel() -> None:
@@ -85,6 +85,6 @@ def test_a_submenu_is_not_a_kernel() -> None:
 def test_a_pending_one_shot_entry() -> None:
     trial = "menuentry 'agentns trial' $menuentry_id_option 'agentns-trial' {\n\tlinux /boot/vmlinuz-7.3.5-agentns-9f9f9f9 ro\n}\n"
     cfg = menu("${saved_entry}", extra=trial)
-    assert grub.next_kernel(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial")) == "7.3.5-agentns-9f9f9f9"
-    assert grub.default_kernel(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial")) == "6.1.0-28-amd64"
-    assert grub.next_kernel(cfg, env(saved_entry=SAVED_OLD)) is None
+    assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial"))["next"] == "7.3.5-agentns-9f9f9f9"
+    assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial"))["default"] == "6.1.0-28-amd64"
+    assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD))["next"] is None
