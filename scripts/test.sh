@@ -176,18 +176,16 @@ main() {
 	local passed=0 failed=0 s start rc
 	local -a report=()
 	for s in "${stages[@]}"; do
-		[[ $s == vm-debug && -n ${side_pids[vm-debug]:-} ]] || log "stage $s"
-		start=$SECONDS
+		start=$SECONDS rc=0
 		# vm-debug beside vm: one QEMU each, on a core each.
 		[[ $s == vm && " ${stages[*]} " == *" vm-debug "* ]] && start_side_stage vm-debug
 		if [[ -n ${side_pids[$s]:-} ]]; then
 			log "stage $s (ran beside the previous one)"
-			rc=0
 			wait "${side_pids[$s]}" || rc=$?
 			cat "$top/build/stage-$s.log"
 			start=${side_starts[$s]}
 		else
-			rc=0
+			log "stage $s"
 			"stage_${s//-/_}" || rc=$?
 		fi
 		if ((rc == 0)); then

@@ -34,6 +34,8 @@ def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.Comp
 
 ROLLOUT_PLAY = "Roll out the agentns kernel"
 ROLLBACK_PLAY = "Roll the fleet back to its previous kernel"
+# The play each stage of these playbooks runs as.
+STAGE_PLAYS = {"deploy.yml": ROLLOUT_PLAY, "rollback.yml": ROLLBACK_PLAY}
 
 
 def rollout_stages(listing: str, play: str = ROLLOUT_PLAY) -> list[set[str]]:

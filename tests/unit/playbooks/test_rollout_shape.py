@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from playbook_run import PLAYBOOK_BIN, REPO, ROLLBACK_PLAY, rollout_batches, rollout_stages, run_playbook
+from playbook_run import PLAYBOOK_BIN, REPO, STAGE_PLAYS, rollout_batches, rollout_stages, run_playbook
 
 pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
 
@@ -34,20 +34,18 @@ def fleet(tmp_path: Path, count: int, *, group_all: str = "", canary_group: bool
 
 
 def stages(inventory: Path, *args: str, playbook: str = "deploy.yml") -> list[set[str]]:
-    play = ROLLBACK_PLAY if playbook == "rollback.yml" else "Roll out the agentns kernel"
     result = run_playbook(REPO / playbook, inventory, "--list-hosts", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    found = rollout_stages(result.stdout, play)
+    found = rollout_stages(result.stdout, STAGE_PLAYS[playbook])
     assert len(found) == 2, result.stdout
     return found
 
 
 def batches(inventory: Path, *args: str, playbook: str = "deploy.yml") -> int:
     # No task runs (none is tagged so), but serial still cuts the plays.
-    play = ROLLBACK_PLAY if playbook == "rollback.yml" else "Roll out the agentns kernel"
     result = run_playbook(REPO / playbook, inventory, "--tags", "agentns-no-such-tag", "--skip-tags", "always", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    return rollout_batches(result.stdout, play)
+    return rollout_batches(result.stdout, STAGE_PLAYS[playbook])
 
 
 def test_without_a_canary_group_the_first_host_is_the_canary(tmp_path: Path) -> None:
