@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh              # everything
 #   scripts/test.sh lint unit    # only the named stages
+#   scripts/test.sh --plan       # the order, and what runs beside what
 #
 # Stages: lint sanity unit package infra vm vm-debug molecule
 set -uo pipefail
@@ -56,8 +57,6 @@ stage_package() {
 # A real interrupted fleet run: nothing of it may be left (about 12 s).
 stage_infra() { tests/infra/interrupt.sh; }
 
-# Run side by side when both are asked for (main): each is one QEMU guest
-# on one vCPU, so together they fill the 2 cores for the time of the longer.
 stage_vm() { tests/vm/vmtest.sh; }
 stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 
@@ -164,9 +163,33 @@ stop_side_stages() {
 	return 0
 }
 
+# Which stages run beside which: vm and vm-debug are one QEMU guest each, so
+# they run beside the molecule stage (whose guests spend much of a scenario
+# waiting on reboots and timeouts), or without it beside each other. A side
+# stage starts with its anchor and is reported after it.
+plan_stages() {
+	local s anchor=
+	local -a side=()
+	if [[ " $* " == *" molecule "* ]]; then
+		anchor=molecule
+	elif [[ " $* " == *" vm "* ]]; then
+		anchor=vm
+	fi
+	for s in "$@"; do
+		[[ $s == vm || $s == vm-debug ]] && [[ $s != "$anchor" && -n $anchor ]] && side+=("$s")
+	done
+	for s in "$@"; do
+		[[ " ${side[*]} " == *" $s "* ]] && continue
+		echo "$s"
+		[[ $s == "$anchor" && ${#side[@]} -gt 0 ]] && printf 'side:%s\n' "${side[@]}"
+	done
+	return 0
+}
+
 main() {
-	local -a stages=("$@")
+	local -a stages=("$@") plan=()
 	((${#stages[@]})) || stages=(lint sanity unit package infra vm vm-debug molecule)
+	mapfile -t plan < <(plan_stages "${stages[@]}")
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -175,10 +198,15 @@ main() {
 	trap 'log "interrupted: stopping what this run started"; stop_side_stages; stop_scenarios; exit 130' INT TERM
 	local passed=0 failed=0 s start rc
 	local -a report=()
-	for s in "${stages[@]}"; do
+	local i j
+	for i in "${!plan[@]}"; do
+		s=${plan[i]#side:}
+		# An anchor starts the side stages listed after it.
+		for ((j = i + 1; j < ${#plan[@]}; j++)); do
+			[[ ${plan[j]} == side:* ]] || break
+			[[ -z ${side_pids[${plan[j]#side:}]:-} ]] && start_side_stage "${plan[j]#side:}"
+		done
 		start=$SECONDS rc=0
-		# vm-debug beside vm: one QEMU each, on a core each.
-		[[ $s == vm && " ${stages[*]} " == *" vm-debug "* ]] && start_side_stage vm-debug
 		if [[ -n ${side_pids[$s]:-} ]]; then
 			log "stage $s (ran beside the previous one)"
 			wait "${side_pids[$s]}" || rc=$?
@@ -202,6 +230,12 @@ main() {
 	((failed == 0))
 }
 
+# The order stages would run in, side stages marked (nothing is run).
+if [[ ${1:-} == --plan ]]; then
+	shift
+	plan_stages "$@"
+	exit
+fi
 # One stage alone, nothing set up (start_side_stage).
 if [[ ${1:-} == --run-stage ]]; then
 	"stage_${2//-/_}"
