@@ -167,6 +167,8 @@ stop_side_stages() {
 # they run beside the molecule stage (whose guests spend much of a scenario
 # waiting on reboots and timeouts), or without it beside each other. A side
 # stage starts with its anchor and is reported after it.
+all_stages=(lint sanity unit package infra vm vm-debug molecule)
+
 plan_stages() {
 	local s anchor=
 	local -a side=()
@@ -188,7 +190,7 @@ plan_stages() {
 
 main() {
 	local -a stages=("$@") plan=()
-	((${#stages[@]})) || stages=(lint sanity unit package infra vm vm-debug molecule)
+	((${#stages[@]})) || stages=("${all_stages[@]}")
 	mapfile -t plan < <(plan_stages "${stages[@]}")
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -233,7 +235,7 @@ main() {
 # The order stages would run in, side stages marked (nothing is run).
 if [[ ${1:-} == --plan ]]; then
 	shift
-	plan_stages "$@"
+	(($#)) && plan_stages "$@" || plan_stages "${all_stages[@]}"
 	exit
 fi
 # One stage alone, nothing set up (start_side_stage).

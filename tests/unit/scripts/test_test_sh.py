@@ -35,3 +35,7 @@ def test_without_molecule_vm_debug_runs_beside_vm() -> None:
 @pytest.mark.parametrize("stages", [("vm",), ("vm-debug",), ("lint", "molecule"), ("vm-debug", "unit")])
 def test_a_stage_alone_runs_in_its_own_turn(stages: tuple[str, ...]) -> None:
     assert plan(*stages) == list(stages)
+
+
+def test_the_plan_of_a_whole_run_is_that_of_every_stage() -> None:
+    assert plan() == plan("lint", "sanity", "unit", "package", "infra", "vm", "vm-debug", "molecule")
