@@ -164,14 +164,16 @@ stop_side_stages() {
 }
 
 # Which stages run beside which: vm and vm-debug are one QEMU guest each, so
-# they run beside the molecule stage (whose guests spend much of a scenario
-# waiting on reboots and timeouts), or without it beside each other. A side
-# stage starts with its anchor and is reported after it.
+# they run beside the molecule stage (measured: the scenarios took no longer
+# with them beside, docs/benchmarks.md), or without it beside each other. A
+# side stage starts with its anchor and is reported after it. No stage named:
+# every stage.
 all_stages=(lint sanity unit package infra vm vm-debug molecule)
 
 plan_stages() {
 	local s anchor=
 	local -a side=()
+	(($#)) || set -- "${all_stages[@]}"
 	if [[ " $* " == *" molecule "* ]]; then
 		anchor=molecule
 	elif [[ " $* " == *" vm "* ]]; then
@@ -189,9 +191,9 @@ plan_stages() {
 }
 
 main() {
-	local -a stages=("$@") plan=()
-	((${#stages[@]})) || stages=("${all_stages[@]}")
-	mapfile -t plan < <(plan_stages "${stages[@]}")
+	local -a stages=() plan=()
+	mapfile -t plan < <(plan_stages "$@")
+	stages=("${plan[@]#side:}")
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -204,10 +206,12 @@ main() {
 	for i in "${!plan[@]}"; do
 		s=${plan[i]#side:}
 		# An anchor starts the side stages listed after it.
-		for ((j = i + 1; j < ${#plan[@]}; j++)); do
-			[[ ${plan[j]} == side:* ]] || break
-			[[ -z ${side_pids[${plan[j]#side:}]:-} ]] && start_side_stage "${plan[j]#side:}"
-		done
+		if [[ ${plan[i]} != side:* ]]; then
+			for ((j = i + 1; j < ${#plan[@]}; j++)); do
+				[[ ${plan[j]} == side:* ]] || break
+				start_side_stage "${plan[j]#side:}"
+			done
+		fi
 		start=$SECONDS rc=0
 		if [[ -n ${side_pids[$s]:-} ]]; then
 			log "stage $s (ran beside the previous one)"
@@ -235,7 +239,7 @@ main() {
 # The order stages would run in, side stages marked (nothing is run).
 if [[ ${1:-} == --plan ]]; then
 	shift
-	(($#)) && plan_stages "$@" || plan_stages "${all_stages[@]}"
+	plan_stages "$@"
 	exit
 fi
 # One stage alone, nothing set up (start_side_stage).
