@@ -163,37 +163,37 @@ stop_side_stages() {
 	return 0
 }
 
-# Which stages run beside which: vm and vm-debug are one QEMU guest each, so
-# they run beside the molecule stage (measured: the scenarios took no longer
-# with them beside, docs/benchmarks.md), or without it beside each other. A
-# side stage starts with its anchor and is reported after it. No stage named:
-# every stage.
+# Which stages run beside which: vm and vm-debug are one QEMU guest each
+# (and, cold, a kernel build each), so in a run of more than one stage they
+# start with the run, beside the others, and are reported after them. The
+# early stages (lint, sanity, unit) leave a core idle; the scenarios took no
+# longer with the loops beside (docs/benchmarks.md). No stage named: every
+# stage. The plan lists "start:S" for a stage started at the beginning, then
+# each stage where it is run or reported.
 all_stages=(lint sanity unit package infra vm vm-debug molecule)
 
 plan_stages() {
-	local s anchor=
-	local -a side=()
+	local s
+	local -a side=() rest=()
 	(($#)) || set -- "${all_stages[@]}"
-	if [[ " $* " == *" molecule "* ]]; then
-		anchor=molecule
-	elif [[ " $* " == *" vm "* ]]; then
-		anchor=vm
-	fi
 	for s in "$@"; do
-		[[ $s == vm || $s == vm-debug ]] && [[ $s != "$anchor" && -n $anchor ]] && side+=("$s")
+		if [[ $s == vm || $s == vm-debug ]] && (($# > 1)); then
+			side+=("$s")
+		else
+			rest+=("$s")
+		fi
 	done
-	for s in "$@"; do
-		[[ " ${side[*]} " == *" $s "* ]] && continue
-		echo "$s"
-		[[ $s == "$anchor" && ${#side[@]} -gt 0 ]] && printf 'side:%s\n' "${side[@]}"
-	done
-	return 0
+	((${#side[@]} == 0)) || printf 'start:%s\n' "${side[@]}"
+	printf '%s\n' "${rest[@]}" "${side[@]}"
 }
 
 main() {
 	local -a stages=() plan=()
+	local p
 	mapfile -t plan < <(plan_stages "$@")
-	stages=("${plan[@]#side:}")
+	for p in "${plan[@]}"; do
+		[[ $p == start:* ]] || stages+=("$p")
+	done
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -202,19 +202,15 @@ main() {
 	trap 'log "interrupted: stopping what this run started"; stop_side_stages; stop_scenarios; exit 130' INT TERM
 	local passed=0 failed=0 s start rc
 	local -a report=()
-	local i j
-	for i in "${!plan[@]}"; do
-		s=${plan[i]#side:}
-		# An anchor starts the side stages listed after it.
-		if [[ ${plan[i]} != side:* ]]; then
-			for ((j = i + 1; j < ${#plan[@]}; j++)); do
-				[[ ${plan[j]} == side:* ]] || break
-				start_side_stage "${plan[j]#side:}"
-			done
+	for p in "${plan[@]}"; do
+		if [[ $p == start:* ]]; then
+			start_side_stage "${p#start:}"
+			continue
 		fi
+		s=$p
 		start=$SECONDS rc=0
 		if [[ -n ${side_pids[$s]:-} ]]; then
-			log "stage $s (ran beside the previous one)"
+			log "stage $s (ran beside the others)"
 			wait "${side_pids[$s]}" || rc=$?
 			cat "$top/build/stage-$s.log"
 			start=${side_starts[$s]}
@@ -236,7 +232,7 @@ main() {
 	((failed == 0))
 }
 
-# The order stages would run in, side stages marked (nothing is run).
+# The order stages would run in, with the ones started at the beginning (nothing is run).
 if [[ ${1:-} == --plan ]]; then
 	shift
 	plan_stages "$@"
