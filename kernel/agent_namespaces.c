@@ -4,14 +4,14 @@
  * session id, an intent tag and per-namespace counters, and bound what
  * the session may spend.
  *
- * Typing: struct ns_common carries a u32 CLONE_NEW* bit as ns_type, and
- * that bit also feeds CLONE_NS_ALL, which unshare(2) and setns(2) accept.
- * No 32-bit bit is free, and an agent namespace must never be created
- * through unshare(2). So the agent namespace keeps ns_type 0, is not part
- * of FOR_EACH_NS_TYPE and is not added to the namespace trees: it gets a
- * unique ns_id and an nsfs inode, so /proc/PID/ns/agent and setns(fd, 0)
- * work, but listns(2) does not list it and nsfs file handles cannot name
- * it. CLONE_NEWAGENT is a clone3(2)-only bit above 32.
+ * Typing: struct ns_common carries a u32 type, for the upstream
+ * namespaces their CLONE_NEW* bit, which also feeds CLONE_NS_ALL, the
+ * flags unshare(2) and setns(2) accept. An agent namespace must never be
+ * created through unshare(2), so its type AGENT_NS is no CLONE_NEW* bit
+ * and it stays out of FOR_EACH_NS_TYPE, but it is in the namespace trees
+ * like the others: listns(2), nsfs file handles, NS_GET_NSTYPE,
+ * NS_GET_PARENT and NS_GET_USERNS work on it. CLONE_NEWAGENT is a
+ * clone3(2)-only bit above 32.
  *
  * Nesting: a namespace made inside another is its child and holds a
  * reference on it. Every count is charged to the task's namespace and to
@@ -72,10 +72,26 @@ static LIST_HEAD(agent_ns_list);
 static DEFINE_SPINLOCK(agent_ns_list_lock);
 static atomic_t agent_ns_live = ATOMIC_INIT(0);
 
+/*
+ * Initial like the others: a fixed id and inode, always active, never
+ * refcounted (the ns_ref helpers skip initial ids). Spelled out rather
+ * than NS_COMMON_INIT(), whose type maps are built for CLONE_NEW* types.
+ */
 struct agent_namespace init_agent_ns = {
+	.ns.ns_type		= AGENT_NS,
+	.ns.ns_id		= AGENT_NS_INIT_ID,
+	.ns.inum		= AGENT_NS_INIT_INO,
+	.ns.ops			= &agentns_operations,
 	.ns.__ns_ref		= REFCOUNT_INIT(1),
 	.ns.__ns_ref_active	= ATOMIC_INIT(1),
-	.ns.ops			= &agentns_operations,
+	.ns.ns_unified_node.ns_list_entry =
+		LIST_HEAD_INIT(init_agent_ns.ns.ns_unified_node.ns_list_entry),
+	.ns.ns_tree_node.ns_list_entry =
+		LIST_HEAD_INIT(init_agent_ns.ns.ns_tree_node.ns_list_entry),
+	.ns.ns_owner_node.ns_list_entry =
+		LIST_HEAD_INIT(init_agent_ns.ns.ns_owner_node.ns_list_entry),
+	.ns.ns_owner_root.ns_list_head =
+		LIST_HEAD_INIT(init_agent_ns.ns.ns_owner_root.ns_list_head),
 	.user_ns		= &init_user_ns,
 	.lock			= __SPIN_LOCK_UNLOCKED(init_agent_ns.lock),
 	.list			= LIST_HEAD_INIT(init_agent_ns.list),
@@ -152,6 +168,8 @@ static void free_agent_ns(struct agent_namespace *ns)
 {
 	struct agent_ns_counters final;
 
+	/* Lookups run under RCU: the memory outlives the removal. */
+	__ns_tree_remove(&ns->ns, &agent_ns_tree);
 	agent_ns_read_counters(ns, &final);
 	trace_agent_session_end(ns, &final, AGENT_NS_WITHIN, 0);
 
@@ -211,11 +229,9 @@ static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 	if (!ns->counters)
 		goto fail_free;
 
-	err = __ns_common_init(&ns->ns, 0, &agentns_operations, 0);
+	err = __ns_common_init(&ns->ns, AGENT_NS, &agentns_operations, 0);
 	if (err)
 		goto fail_counters;
-	/* An id from the shared id space, without joining the trees. */
-	__ns_tree_gen_id(&ns->ns, 0);
 
 	do {
 		get_random_bytes(ns->session_id, sizeof(ns->session_id));
@@ -227,6 +243,12 @@ static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 	ns->user_ns = get_user_ns(user_ns);
 	ns->ucounts = ucounts;
 	spin_lock_init(&ns->lock);
+	/*
+	 * An id from the shared generator, and into the trees once the
+	 * owner is set. listns() and file handles see it only once a task
+	 * is in it (an active reference).
+	 */
+	__ns_tree_add(&ns->ns, &agent_ns_tree, 0);
 
 	spin_lock(&agent_ns_list_lock);
 	list_add_tail_rcu(&ns->list, &agent_ns_list);
@@ -332,12 +354,26 @@ static struct user_namespace *agentns_owner(struct ns_common *ns)
 	return to_agent_ns(ns)->user_ns;
 }
 
+/*
+ * NS_GET_PARENT: like the pid namespace, only a parent at or below the
+ * caller's own agent namespace; the initial namespace has none (EPERM).
+ */
+static struct ns_common *agentns_get_parent(struct ns_common *ns)
+{
+	struct agent_namespace *parent = to_agent_ns(ns)->parent;
+
+	if (!parent || !agent_ns_in_subtree(parent, current->nsproxy->agent_ns))
+		return ERR_PTR(-EPERM);
+	return &get_agent_ns(parent)->ns;
+}
+
 const struct proc_ns_operations agentns_operations = {
 	.name		= "agent",
 	.get		= agentns_get,
 	.put		= agentns_put,
 	.install	= agentns_install,
 	.owner		= agentns_owner,
+	.get_parent	= agentns_get_parent,
 };
 
 /* /proc/PID/agent_session and /proc/PID/agent_counters */
@@ -739,13 +775,21 @@ void __init agent_ns_init(void)
 	BUILD_BUG_ON(CLONE_NEWAGENT & CLONE_NS_ALL);
 	BUILD_BUG_ON(CLONE_NEWAGENT <= U32_MAX);
 	BUILD_BUG_ON(!is_power_of_2(CLONE_NEWAGENT));
+	/*
+	 * AGENT_NS, the type in the trees, must name no upstream namespace
+	 * and stay out of every flag unshare(2) accepts (check_unshare_flags()),
+	 * or unshare(AGENT_NS) would mean something.
+	 */
+	BUILD_BUG_ON(!is_power_of_2(AGENT_NS) || AGENT_NS > U32_MAX);
+	BUILD_BUG_ON(AGENT_NS & (CLONE_NS_ALL | CLONE_THREAD | CLONE_FS |
+				 CLONE_SIGHAND | CLONE_VM | CLONE_FILES |
+				 CLONE_SYSVSEM | UNSHARE_EMPTY_MNTNS));
+	/* The initial id and inode next to the upstream ones, colliding with none. */
+	BUILD_BUG_ON(AGENT_NS_INIT_ID - MNT_NS_INIT_ID != 1);
+	BUILD_BUG_ON(MNT_NS_ANON_INO - AGENT_NS_INIT_INO != 1);
 
 	agent_ns_cachep = KMEM_CACHE(agent_namespace, SLAB_PANIC | SLAB_ACCOUNT);
-	if (__ns_common_init(&init_agent_ns.ns, 0, &agentns_operations, 0))
-		panic("agent_ns: cannot allocate the initial namespace inode\n");
-	/* __ns_common_init() reset these; the initial namespace never dies. */
-	atomic_set(&init_agent_ns.ns.__ns_ref_active, 1);
-	__ns_tree_gen_id(&init_agent_ns.ns, 0);
+	__ns_tree_add_raw(&init_agent_ns.ns, &agent_ns_tree);
 }
 
 static int __init agent_ns_late_init(void)

@@ -17,7 +17,7 @@ import os
 import re
 import typing as t
 
-from ansible_collections.agentns.fleet.plugins.module_utils import grub
+from ansible_collections.agentns.fleet.plugins.module_utils import grub, nstree
 
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 NULL_SESSION_ID = "0" * 32
@@ -86,6 +86,7 @@ class HostPaths:
         dpkg_query: str | None = "dpkg-query",
         sysctl_dirs: t.Sequence[str] = SYSCTL_DIRS,
         sysctl_conf: str | None = SYSCTL_CONF,
+        listns: nstree.ListCall = nstree.libc_listns,
     ) -> None:
         self.proc = proc
         self.boot = boot
@@ -93,6 +94,8 @@ class HostPaths:
         self.dpkg_query = dpkg_query
         self.sysctl_dirs = tuple(sysctl_dirs)
         self.sysctl_conf = sysctl_conf
+        # listns(2), one page per call (tests pass a fake).
+        self.listns = listns
 
     def sysctl_dir(self) -> str:
         return os.path.join(self.proc, "sys", "kernel", "agent_ns")
@@ -626,6 +629,15 @@ def _read_or_warn(module: t.Any, reader: t.Callable[[HostPaths], t.Any], paths: 
         return None
 
 
+def read_tree(paths: HostPaths) -> dict[str, t.Any]:
+    """The initial agent namespace's id and type and the count alive; all None where the kernel has no tree entry."""
+    try:
+        return nstree.read_tree(paths.proc, paths.listns)
+    except OSError:
+        # Normal before the rollout: the stock kernel has no agent namespace.
+        return {"initial_namespace": None, "namespaces_alive": None}
+
+
 def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
     """Everything agentns_info and agentns_facts report about the host (module: an AnsibleModule)."""
     running = running_release(paths)
@@ -647,4 +659,5 @@ def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
         "in_agent_namespace": session_id is not None and session_id != NULL_SESSION_ID,
         "namespace": read_namespace_link(paths),
         "counters": _read_or_warn(module, read_counters, paths),
+        **read_tree(paths),
     }

@@ -173,6 +173,22 @@ ansible_facts:
             unlink_count: 0
             fork_count: 0
             elapsed_ns: 73400000
+        initial_namespace:
+          description:
+            - The host's initial agent namespace in the kernel's namespace tree (C(NS_GET_ID) and C(NS_GET_NSTYPE)
+              of C(/proc/1/ns/agent)); the id is 9 and the type 4194304 (C(AGENT_NS)) on every agentns kernel.
+            - V(null) on a kernel without agent namespaces in its tree (a stock kernel, or a series before it).
+          returned: always
+          type: dict
+          sample: {id: 9, type: 4194304}
+        namespaces_alive:
+          description:
+            - How many agent namespaces are alive on the host, the initial one included, as C(listns(2)) lists them.
+            - V(null) without the namespace tree, or when the module does not run as root (unprivileged,
+              C(listns(2)) shows only the caller's own namespaces).
+          returned: always
+          type: int
+          sample: 3
 """
 
 from ansible.module_utils.basic import AnsibleModule

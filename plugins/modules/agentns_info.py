@@ -17,6 +17,8 @@ description:
   - For playbooks written before M(agentns.fleet.agentns_facts) existed, it also returns the data
     as facts (C(ansible_facts.agentns)) unless O(legacy_facts=false); that use is deprecated and
     goes away in 1.0.0.
+  - Also reports the host's initial agent namespace as the kernel's namespace tree names it (id and type) and how many
+    agent namespaces are alive (C(listns(2)), as root).
   - Never changes anything on the host; content that does not follow the agentns ABI is
     reported as V(null) with a warning, as M(agentns.fleet.agentns_facts) does.
 author:
@@ -69,7 +71,8 @@ agentns:
     - The agent namespace state of the host, with the keys M(agentns.fleet.agentns_facts) documents
       under C(ansible_facts.agentns) (C(supported), C(running_kernel), C(running_agentns),
       C(installed_agentns_kernels) in dpkg version order, C(latest_agentns_kernel), C(reboot_pending),
-      C(boot_default_kernel), C(boot_default_differs), C(boot_next_kernel), C(sysctls), C(session_id), C(in_agent_namespace), C(namespace) and C(counters)).
+      C(boot_default_kernel), C(boot_default_differs), C(boot_next_kernel), C(sysctls), C(session_id), C(in_agent_namespace), C(namespace),
+        C(counters), C(initial_namespace) and C(namespaces_alive)).
   returned: always
   type: dict
   sample:
@@ -87,6 +90,8 @@ agentns:
     in_agent_namespace: false
     namespace: agent:[4026531840]
     counters: {total_syscalls: 1520, openat_count: 41, write_bytes: 0, connect_count: 0, unlink_count: 0, fork_count: 0, elapsed_ns: 73400000}
+    initial_namespace: {id: 9, type: 4194304}
+    namespaces_alive: 3
 ansible_facts:
   description:
     - The same data as C(ansible_facts.agentns), for compatibility with older playbooks (deprecated).

@@ -49,6 +49,19 @@
 #define CLONE_NEWAGENT	0x4000000000ULL	/* bit 38 */
 #endif
 
+/*
+ * The agent namespace's place in the 7.x namespace tree, as the series
+ * adds it to include/uapi/linux/nsfs.h (AGENT_NS, AGENT_NS_INIT_ID,
+ * AGENT_NS_INIT_INO), repeated because the installed headers the suite
+ * builds against are older (Debian 12's are 6.1's).
+ */
+#define AGENTNS_TYPE		0x00400000U
+#define AGENTNS_INIT_ID		9ULL
+#define AGENTNS_INIT_INO	0xEFFFFFF6U
+#ifndef NS_GET_ID
+#define NS_GET_ID		_IOR(0xb7, 13, __u64)
+#endif
+
 #define AGENTNS_SYSCTL_ENABLED	"/proc/sys/kernel/agent_ns/enabled"
 #define AGENTNS_SYSCTL_LIFETIME	"/proc/sys/kernel/agent_ns/max_lifetime"
 

@@ -22,10 +22,6 @@
 
 #include <sys/ioctl.h>
 
-#ifndef NS_GET_ID
-#define NS_GET_ID	_IOR(0xb7, 13, __u64)
-#endif
-
 #define INSTANCE_FMT	"/sys/kernel/tracing/instances/agentns_misc_%d"
 #define LOOP_MAX	2000
 #define LOOP_SECS	15

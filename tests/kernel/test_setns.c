@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /proc/PID/ns/agent: the nsfs link, entering with setns(fd, 0), refusing
- * every nonzero nstype (the agent namespace has no CLONE_NEW* type: the
- * 64-bit CLONE_NEWAGENT cannot be setns's int nstype) and NS_GET_NSTYPE 0.
+ * every CLONE_NEW* nstype (the 64-bit CLONE_NEWAGENT cannot be setns's int
+ * nstype; the namespace's type is AGENT_NS, see test_nstree.c) and
+ * NS_GET_NSTYPE AGENT_NS.
  */
 #include "agentns_test.h"
 
@@ -193,16 +194,16 @@ FIXTURE_TEARDOWN(holder)
 		close(self->orig_fd);
 }
 
-TEST_F(holder, ns_get_nstype_is_zero)
+TEST_F(holder, ns_get_nstype_is_agent_ns)
 {
 	int type;
 
 	type = ioctl(self->fd, NS_GET_NSTYPE);
-	CHECK(type == 0, "NS_GET_NSTYPE on an agent ns fd: %d (%s), want 0",
-	      type, type < 0 ? strerror(errno) : "ok");
+	CHECK(type == AGENTNS_TYPE, "NS_GET_NSTYPE on an agent ns fd: %d (%s), want %#x",
+	      type, type < 0 ? strerror(errno) : "ok", AGENTNS_TYPE);
 	type = ioctl(self->orig_fd, NS_GET_NSTYPE);
-	CHECK(type == 0, "NS_GET_NSTYPE on our own agent ns fd: %d, want 0",
-	      type);
+	CHECK(type == AGENTNS_TYPE, "NS_GET_NSTYPE on our own agent ns fd: %d, want %#x",
+	      type, AGENTNS_TYPE);
 }
 
 TEST_F(holder, nonzero_nstype_einval)
