@@ -220,7 +220,7 @@ TEST(listed_with_and_without_the_type_filter)
 	      (unsigned long long)id, (unsigned long long)h.ids[0]);
 	CHECK(ioctl(fd, NS_GET_NSTYPE) == AGENTNS_TYPE, "NS_GET_NSTYPE %d, want %#x",
 	      ioctl(fd, NS_GET_NSTYPE), AGENTNS_TYPE);
-	user_id = pid_ns_id(_metadata, 0, "user");
+	user_id = pid_ns_id(_metadata, getpid(), "user");
 
 	n = list_ns(_metadata, 0, 0, ids);
 	CHECK(listed(ids, n, id), "listns() of every type misses %llu",
