@@ -163,37 +163,37 @@ stop_side_stages() {
 	return 0
 }
 
-# Which stages run beside which: vm and vm-debug are one QEMU guest each
-# (and, cold, a kernel build each), so in a run of more than one stage they
-# start with the run, beside the others, and are reported after them. The
-# early stages (lint, sanity, unit) leave a core idle; the scenarios took no
-# longer with the loops beside (docs/benchmarks.md). No stage named: every
-# stage. The plan lists "start:S" for a stage started at the beginning, then
-# each stage where it is run or reported.
+# Which stages run beside which: vm and vm-debug are one QEMU guest each, so
+# they run beside the molecule stage (measured: the scenarios took no longer
+# with them beside, docs/benchmarks.md), or without it beside each other. A
+# side stage starts with its anchor and is reported after it. No stage named:
+# every stage.
 all_stages=(lint sanity unit package infra vm vm-debug molecule)
 
 plan_stages() {
-	local s
-	local -a side=() rest=()
+	local s anchor=
+	local -a side=()
 	(($#)) || set -- "${all_stages[@]}"
+	if [[ " $* " == *" molecule "* ]]; then
+		anchor=molecule
+	elif [[ " $* " == *" vm "* ]]; then
+		anchor=vm
+	fi
 	for s in "$@"; do
-		if [[ $s == vm || $s == vm-debug ]] && (($# > 1)); then
-			side+=("$s")
-		else
-			rest+=("$s")
-		fi
+		[[ $s == vm || $s == vm-debug ]] && [[ $s != "$anchor" && -n $anchor ]] && side+=("$s")
 	done
-	((${#side[@]} == 0)) || printf 'start:%s\n' "${side[@]}"
-	printf '%s\n' "${rest[@]}" "${side[@]}"
+	for s in "$@"; do
+		[[ " ${side[*]} " == *" $s "* ]] && continue
+		echo "$s"
+		[[ $s == "$anchor" && ${#side[@]} -gt 0 ]] && printf 'side:%s\n' "${side[@]}"
+	done
+	return 0
 }
 
 main() {
 	local -a stages=() plan=()
-	local p
 	mapfile -t plan < <(plan_stages "$@")
-	for p in "${plan[@]}"; do
-		[[ $p == start:* ]] || stages+=("$p")
-	done
+	stages=("${plan[@]#side:}")
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -202,15 +202,19 @@ main() {
 	trap 'log "interrupted: stopping what this run started"; stop_side_stages; stop_scenarios; exit 130' INT TERM
 	local passed=0 failed=0 s start rc
 	local -a report=()
-	for p in "${plan[@]}"; do
-		if [[ $p == start:* ]]; then
-			start_side_stage "${p#start:}"
-			continue
+	local i j
+	for i in "${!plan[@]}"; do
+		s=${plan[i]#side:}
+		# An anchor starts the side stages listed after it.
+		if [[ ${plan[i]} != side:* ]]; then
+			for ((j = i + 1; j < ${#plan[@]}; j++)); do
+				[[ ${plan[j]} == side:* ]] || break
+				start_side_stage "${plan[j]#side:}"
+			done
 		fi
-		s=$p
 		start=$SECONDS rc=0
 		if [[ -n ${side_pids[$s]:-} ]]; then
-			log "stage $s (ran beside the others)"
+			log "stage $s (ran beside the previous one)"
 			wait "${side_pids[$s]}" || rc=$?
 			cat "$top/build/stage-$s.log"
 			start=${side_starts[$s]}
@@ -232,7 +236,7 @@ main() {
 	((failed == 0))
 }
 
-# The order stages would run in, with the ones started at the beginning (nothing is run).
+# The order stages would run in, side stages marked (nothing is run).
 if [[ ${1:-} == --plan ]]; then
 	shift
 	plan_stages "$@"

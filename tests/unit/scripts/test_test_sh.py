@@ -15,30 +15,24 @@ def plan(*stages: str) -> list[str]:
     return result.stdout.split()
 
 
-def test_the_vm_loops_start_with_the_run_and_are_reported_after_the_rest() -> None:
+def test_the_vm_loops_run_beside_molecule_and_are_reported_after_it() -> None:
     assert plan("lint", "sanity", "unit", "package", "infra", "vm", "vm-debug", "molecule") == [
-        "start:vm",
-        "start:vm-debug",
         "lint",
         "sanity",
         "unit",
         "package",
         "infra",
         "molecule",
-        "vm",
-        "vm-debug",
+        "side:vm",
+        "side:vm-debug",
     ]
 
 
-def test_without_molecule_the_vm_loops_still_run_beside_the_rest() -> None:
-    assert plan("unit", "vm-debug") == ["start:vm-debug", "unit", "vm-debug"]
+def test_without_molecule_vm_debug_runs_beside_vm() -> None:
+    assert plan("unit", "vm", "vm-debug") == ["unit", "vm", "side:vm-debug"]
 
 
-def test_the_vm_loops_alone_run_beside_each_other() -> None:
-    assert plan("vm", "vm-debug") == ["start:vm", "start:vm-debug", "vm", "vm-debug"]
-
-
-@pytest.mark.parametrize("stages", [("vm",), ("vm-debug",), ("lint", "molecule"), ("sanity", "unit")])
+@pytest.mark.parametrize("stages", [("vm",), ("vm-debug",), ("lint", "molecule"), ("vm-debug", "unit")])
 def test_a_stage_alone_runs_in_its_own_turn(stages: tuple[str, ...]) -> None:
     assert plan(*stages) == list(stages)
 
