@@ -23,7 +23,7 @@
 #include <sys/ioctl.h>
 
 #define INSTANCE_FMT	"/sys/kernel/tracing/instances/agentns_misc_%d"
-#define LOOP_MAX	2000
+#define LOOP_MIN	50
 #define LOOP_SECS	15
 
 FIXTURE(misc) {
@@ -235,7 +235,7 @@ static int spawn_loop(struct __test_metadata *_metadata, __u64 flags, int n,
 	return i;
 }
 
-TEST_F_TIMEOUT(misc, static_key_rate, 60)
+TEST_F_TIMEOUT(misc, static_key_rate, 90)
 {
 	long c0, c1, c2, plain, agent;
 	int n;
@@ -253,10 +253,14 @@ TEST_F_TIMEOUT(misc, static_key_rate, 60)
 	if (c0 < 0)
 		SKIP(return, "no CAL row in /proc/interrupts (not x86)");
 
-	n = spawn_loop(_metadata, CLONE_NEWAGENT, LOOP_MAX, time(NULL) + LOOP_SECS);
+	/*
+	 * A fixed number of iterations, not a fixed time: under the load
+	 * of a whole test run a TCG guest managed only 40 in 15 s.
+	 */
+	n = spawn_loop(_metadata, CLONE_NEWAGENT, LOOP_MIN, time(NULL) + 2 * LOOP_SECS);
 	ASSERT_LT(0, n) TH_LOG("clone3(CLONE_NEWAGENT): %s", strerror(errno));
 	c1 = call_ipis();
-	ASSERT_EQ(n, spawn_loop(_metadata, 0, n, time(NULL) + 3 * LOOP_SECS));
+	ASSERT_EQ(n, spawn_loop(_metadata, 0, n, time(NULL) + 2 * LOOP_SECS));
 	c2 = call_ipis();
 	agent = c1 - c0;
 	plain = c2 - c1;
@@ -267,7 +271,7 @@ TEST_F_TIMEOUT(misc, static_key_rate, 60)
 	 * 3 syncs of every other CPU: >= 6 IPIs per iteration over the plain
 	 * loop. The plain loop's own count varies by ~1 per iteration.
 	 */
-	EXPECT_LE(50, n) TH_LOG("only %d iterations in %d s", n, LOOP_SECS);
+	EXPECT_LE(LOOP_MIN, n) TH_LOG("only %d iterations in %d s", n, 2 * LOOP_SECS);
 	EXPECT_GT(plain + 3 * n + 20, agent);
 }
 
