@@ -32,9 +32,9 @@ def test_every_page_is_read(count):
     ids = list(range(9, 9 + count))
     listns, calls = fake_listns(ids)
     assert nstree.list_namespaces(nstree.AGENT_NS_TYPE, listns) == ids
-    assert all(ns_type == nstree.AGENT_NS_TYPE for ns_type, _ in calls)
+    assert all(call[0] == nstree.AGENT_NS_TYPE for call in calls)
     # Each page starts after the last id of the one before.
-    assert [after for _, after in calls][1:] == [ids[(k + 1) * nstree.LISTNS_PAGE - 1] for k in range(len(calls) - 1)]
+    assert [call[1] for call in calls][1:] == [ids[(k + 1) * nstree.LISTNS_PAGE - 1] for k in range(len(calls) - 1)]
 
 
 def test_a_kernel_without_the_tree_reports_none(tmp_path):
