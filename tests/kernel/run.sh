@@ -11,7 +11,8 @@
 # kselftest_harness program that exits 0 after skipping some of its
 # tests ("ok N name # SKIP reason" in its output).
 # Environment:
-#   AGENTNS_TIMEOUT=SECS   per-test timeout (default 120)
+#   AGENTNS_TIMEOUT=SECS   per-test timeout (default: timeout= of the
+#                          kselftest settings file beside this script, 180)
 #   AGENTNS_NO_SKIP=1      report skips as failures (the VM loop uses it)
 #   AGENTNS_VERBOSE=1      show the output of passing tests too
 # The last line is always "N passed, N failed, N skipped"; the exit code
@@ -20,7 +21,9 @@
 # POSIX sh only: this runs under busybox ash in the test initramfs.
 
 suite_dir=$(cd "$(dirname "$0")" && pwd)
-timeout_s=${AGENTNS_TIMEOUT:-120}
+# kselftest's runner reads the same file: one timeout for both ways in.
+settings_timeout=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$suite_dir/settings" 2>/dev/null)
+timeout_s=${AGENTNS_TIMEOUT:-${settings_timeout:-180}}
 tmp_base=${TMPDIR:-/tmp}
 [ -d "$tmp_base" ] && [ -w "$tmp_base" ] || tmp_base=$suite_dir
 out_file=$tmp_base/agentns-run.$$.out
