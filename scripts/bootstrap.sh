@@ -8,6 +8,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 apt_packages=(
 	bc bison flex cpio kmod rsync zstd xz-utils dwarves libelf-dev libssl-dev
 	build-essential fakeroot dpkg-dev git
+	# bindeb-pkg's build dependencies: tests/vm/vmtest.sh builds the fleet
+	# kernel's packages itself, maybe before any role has installed them.
+	debhelper libdw-dev
 	busybox-static qemu-system-x86 qemu-utils debootstrap
 	openssh-client python3-venv socat e2fsprogs fdisk shellcheck
 )
