@@ -491,6 +491,37 @@ static inline void run_in_child(struct __test_metadata *_metadata,
 	CHECK(rc == KSFT_PASS, "%s: child exited with %d", what, rc);
 }
 
+/*
+ * A child held until the caller lets go: child(ready, hold, arg) runs in
+ * it, reports on ready and must exit once a read of hold sees EOF (the
+ * caller closed *release, or died). Returns the pid; *report is the
+ * read end of ready.
+ */
+static inline pid_t fork_held(struct __test_metadata *_metadata,
+			      void (*child)(int ready, int hold, void *arg),
+			      void *arg, int *report, int *release)
+{
+	int ready[2], hold[2];
+	pid_t pid;
+
+	CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(hold, O_CLOEXEC) == 0,
+	      "pipe2: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		child(ready[1], hold[0], arg);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	*report = ready[0];
+	*release = hold[1];
+	return pid;
+}
+
 /* A child that only waits to be killed. */
 static inline void wait_forever(struct __test_metadata *_metadata)
 {

@@ -80,15 +80,21 @@ static __u64 pid_ns_id(struct __test_metadata *_metadata, pid_t pid,
 	return id;
 }
 
-static void holder_main(int ready, int hold, int depth, unsigned int flags)
+struct holder_args {
+	int depth;
+	unsigned int flags;
+};
+
+static void holder_main(int ready, int hold, void *arg)
 {
+	const struct holder_args *args = arg;
 	__u64 ids[2] = { 0, 0 };
 	int i, fd;
 	char c;
 
-	if ((flags & HOLD_USERNS) && unshare(CLONE_NEWUSER))
+	if ((args->flags & HOLD_USERNS) && unshare(CLONE_NEWUSER))
 		_exit(10);
-	for (i = 0; i < depth; i++) {
+	for (i = 0; i < args->depth; i++) {
 		if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
 			_exit(11);
 		fd = open("/proc/self/ns/agent", O_RDONLY | O_CLOEXEC);
@@ -101,30 +107,18 @@ static void holder_main(int ready, int hold, int depth, unsigned int flags)
 	/* EOF once the test lets go. */
 	if (read(hold, &c, 1) < 0)
 		_exit(14);
-	_exit(0);
 }
 
 static void start_holder(struct __test_metadata *_metadata, struct holder *h,
 			 int depth, unsigned int flags)
 {
-	int ready[2], hold[2];
+	struct holder_args args = { .depth = depth, .flags = flags };
+	int report;
 	ssize_t n;
 
-	CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(hold, O_CLOEXEC) == 0,
-	      "pipe2: %s", strerror(errno));
-	fflush(NULL);
-	h->pid = fork();
-	CHECK(h->pid >= 0, "fork: %s", strerror(errno));
-	if (h->pid == 0) {
-		close(ready[0]);
-		close(hold[1]);
-		holder_main(ready[1], hold[0], depth, flags);
-	}
-	close(ready[1]);
-	close(hold[0]);
-	h->release = hold[1];
-	n = read(ready[0], h->ids, sizeof(h->ids));
-	close(ready[0]);
+	h->pid = fork_held(_metadata, holder_main, &args, &report, &h->release);
+	n = read(report, h->ids, sizeof(h->ids));
+	close(report);
 	if (n != sizeof(h->ids)) {
 		close(h->release);
 		FAIL_MSG("holder not ready: exit %d", wait_exit(_metadata, h->pid));

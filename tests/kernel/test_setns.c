@@ -25,32 +25,31 @@ struct holder {
 	char link[64];
 };
 
-static void start_holder(struct __test_metadata *_metadata, struct holder *h)
+static void holder_main(int ready, int hold, void *arg)
 {
-	int ready[2], hold[2];
 	char c;
 
-	CHECK(pipe(ready) == 0 && pipe(hold) == 0, "pipe: %s",
-	      strerror(errno));
-	fflush(NULL);
-	h->pid = fork();
-	CHECK(h->pid >= 0, "fork: %s", strerror(errno));
-	if (h->pid == 0) {
-		close(ready[0]);
-		close(hold[1]);
-		CHECK(agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) == 0,
-		      "holder: PR_SET_AGENT_NS: %s", strerror(errno));
-		CHECK(write(ready[1], "r", 1) == 1, "holder: write");
-		/* EOF on hold (parent closed or died) ends the holder. */
-		if (read(hold[0], &c, 1) < 0)
-			_exit(1);
-		_exit(0);
+	(void)arg;
+	if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) || write(ready, "r", 1) != 1)
+		_exit(1);
+	/* EOF on hold (parent closed or died) ends the holder. */
+	if (read(hold, &c, 1) < 0)
+		_exit(1);
+}
+
+static void start_holder(struct __test_metadata *_metadata, struct holder *h)
+{
+	int report;
+	char c;
+
+	h->pid = fork_held(_metadata, holder_main, NULL, &report, &h->release);
+	if (read(report, &c, 1) != 1) {
+		close(report);
+		close(h->release);
+		FAIL_MSG("holder did not start: exit %d",
+			 wait_exit(_metadata, h->pid));
 	}
-	close(ready[1]);
-	close(hold[0]);
-	CHECK(read(ready[0], &c, 1) == 1, "holder did not start");
-	close(ready[0]);
-	h->release = hold[1];
+	close(report);
 	proc_session(_metadata, h->pid, h->session);
 	ns_link(_metadata, h->pid, h->link, sizeof(h->link));
 }
