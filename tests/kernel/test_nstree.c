@@ -176,6 +176,19 @@ static bool listed(const __u64 *ids, size_t n, __u64 id)
 
 static __u64 ids[MAX_IDS];
 
+/* The ids a listing returned, on one line of the test's output. */
+static void show_ids(const char *what, const __u64 *list, size_t n)
+{
+	char line[256];
+	size_t i, len = 0;
+
+	line[0] = '\0';
+	for (i = 0; i < n && len < sizeof(line) - 24; i++)
+		len += snprintf(line + len, sizeof(line) - len, " %llu",
+				(unsigned long long)list[i]);
+	note("%s: %zu id(s):%s%s", what, n, line, i < n ? " ..." : "");
+}
+
 TEST(initial_namespace_fixed_id_and_inode)
 {
 	struct stat st;
@@ -222,6 +235,7 @@ TEST(listed_with_and_without_the_type_filter)
 	CHECK(listed(ids, n, AGENTNS_INIT_ID), "listns() misses the initial one");
 
 	n = list_ns(_metadata, AGENTNS_TYPE, 0, ids);
+	show_ids("listns(AGENT_NS)", ids, n);
 	CHECK(listed(ids, n, id) && listed(ids, n, AGENTNS_INIT_ID),
 	      "listns(AGENTNS_TYPE) misses the holder's or the initial namespace");
 	CHECK(!listed(ids, n, user_id), "listns(AGENTNS_TYPE) lists a user namespace");
