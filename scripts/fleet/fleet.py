@@ -99,6 +99,10 @@ class FleetError(Exception):
     """A failure to report to the user without a traceback."""
 
 
+class BootStalled(FleetError):
+    """The console printed nothing for the stall timeout: the guest is stuck, not slow."""
+
+
 class Interrupted(BaseException):
     """INT, TERM or HUP arrived: stop what this command started, then exit."""
 
@@ -710,8 +714,8 @@ def ssh_login_works(state: State, vm: Vm) -> bool:
         return False
 
 
-def boot_error(vm: Vm, seconds: float, why: str) -> FleetError:
-    return FleetError(
+def boot_error(vm: Vm, seconds: float, why: str, kind: type[FleetError] = FleetError) -> FleetError:
+    return kind(
         f"VM {vm.name}: {why} ({seconds:.0f}s into the wait, SSH port {vm.port}).\n"
         f"Console log: {vm.console}\n"
         f"--- last {CONSOLE_TAIL_LINES} console lines ---\n{console_tail(vm)}"
@@ -802,7 +806,7 @@ def wait_ssh(
                     if watch.login
                     else f"no console output for {quiet:.0f}s (stall timeout {stall_timeout:.0f}s): the boot is stuck"
                 )
-                raise boot_error(vm, time.monotonic() - start, why)
+                raise boot_error(vm, time.monotonic() - start, why, BootStalled if not watch.login else FleetError)
         if not waiting:
             break
         elapsed = time.monotonic() - start
@@ -1035,8 +1039,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def power_off_on(state_dir: Path, state: State, vm: Vm) -> None:
+    """A cold power cycle: a new QEMU on the same disks, as a BMC's power off and on.
+
+    The console log of the stuck boot is kept beside the new one.
+    """
+    stop_vm(vm)
+    unregister(vm.pid)
+    console = Path(vm.console)
+    if console.exists():
+        console.replace(console.with_name(f"console-before-power-cycle-{int(time.time())}.log"))
+    Path(vm.qmp).unlink(missing_ok=True)
+
+    def on_spawn(new: Vm, _proc: subprocess.Popen[bytes]) -> None:
+        state.machines[new.name] = new
+        save_state(state)
+        register(new, state_dir)
+
+    launch(vm, on_spawn)
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
-    state = load_state(Path(args.state_dir))
+    state_dir = Path(args.state_dir)
+    state = load_state(state_dir)
     vm = get_vm(state, args.name)
     if not pid_is_ours(vm):
         raise FleetError(f"VM {vm.name} is not running")
@@ -1044,10 +1069,22 @@ def cmd_reset(args: argparse.Namespace) -> int:
     watch = watch_vm(vm)  # only console output after the reset counts
     qmp(vm.qmp, "system_reset")
     say(f"{vm.name} power-cycled (QMP system_reset)")
-    if args.wait:
-        # The reset is only queued when QMP answers; let the old sshd go away.
-        time.sleep(2)
+    if not args.wait:
+        return 0
+    # The reset is only queued when QMP answers; let the old sshd go away.
+    time.sleep(2)
+    try:
         wait_ssh(state, [watch], args.timeout, args.stall_timeout, since=since)
+    except BootStalled as err:
+        # A guest frozen across a reset (seen under TCG) boots again in a new
+        # QEMU; a BMC's power off and on is that, a reset is not.
+        say(f"{err}\n{vm.name}: no progress after the reset; powering it off and on (a new QEMU on the same disks)")
+        with locked(state_dir):
+            state = load_state(state_dir)
+            vm = get_vm(state, args.name)
+            power_off_on(state_dir, state, vm)
+        say(f"{vm.name} powered on again (pid {vm.pid})")
+        wait_ssh(state, [watch_vm(vm, offset=0)], args.timeout, args.stall_timeout, since=since)
     return 0
 
 
