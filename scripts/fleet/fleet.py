@@ -493,6 +493,13 @@ def register(vm: Vm, state_dir: Path) -> None:
     tmp.replace(path / f"{vm.pid}.json")
 
 
+def put_on_record(state_dir: Path, state: State, vm: Vm) -> None:
+    """A VM just spawned: in state.json for down, in the registry for the reaper."""
+    state.machines[vm.name] = vm
+    save_state(state)
+    register(vm, state_dir)
+
+
 def unregister(pid: int) -> None:
     (registry_dir() / f"{pid}.json").unlink(missing_ok=True)
 
@@ -935,9 +942,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             # Right after the spawn: whatever fails or interrupts us next, the
             # cleanup below, `down` and `reap` can stop it.
             started.append((vm, proc))
-            state.machines[vm.name] = vm
-            save_state(state)
-            register(vm, state_dir)
+            put_on_record(state_dir, state, vm)
 
         def on_failed(vm: Vm) -> None:
             started[:] = [(other, proc) for other, proc in started if other is not vm]
@@ -1051,12 +1056,7 @@ def power_off_on(state_dir: Path, state: State, vm: Vm) -> None:
         console.replace(console.with_name(f"console-before-power-cycle-{int(time.time())}.log"))
     Path(vm.qmp).unlink(missing_ok=True)
 
-    def on_spawn(new: Vm, _proc: subprocess.Popen[bytes]) -> None:
-        state.machines[new.name] = new
-        save_state(state)
-        register(new, state_dir)
-
-    launch(vm, on_spawn)
+    launch(vm, lambda new, _proc: put_on_record(state_dir, state, new))
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
