@@ -163,16 +163,16 @@ stop_side_stages() {
 	return 0
 }
 
-# Which stages run beside which: vm and vm-debug are one QEMU guest each, so
-# they run beside the molecule stage (measured: the scenarios took no longer
-# with them beside, docs/benchmarks.md), or without it beside each other. A
-# side stage starts with its anchor and is reported after it. No stage named:
-# every stage.
+# Which stages run beside which. The molecule stage is by far the longest:
+# it starts first, in the background, and the quick stages (lint .. infra,
+# about one core's worth) run beside it (measured: docs/benchmarks.md). vm
+# and vm-debug are one QEMU guest each: they start when the quick stages are
+# done, beside the molecule stage, or without it beside each other. A
+# background stage is reported in its own turn. No stage named: every stage.
 all_stages=(lint sanity unit package infra vm vm-debug molecule)
-
 plan_stages() {
 	local s anchor=
-	local -a side=()
+	local -a side=() quick=()
 	(($#)) || set -- "${all_stages[@]}"
 	if [[ " $* " == *" molecule "* ]]; then
 		anchor=molecule
@@ -180,8 +180,13 @@ plan_stages() {
 		anchor=vm
 	fi
 	for s in "$@"; do
-		[[ $s == vm || $s == vm-debug ]] && [[ $s != "$anchor" && -n $anchor ]] && side+=("$s")
+		if [[ $s == vm || $s == vm-debug ]] && [[ $s != "$anchor" && -n $anchor ]]; then
+			side+=("$s")
+		elif [[ $s != "$anchor" ]]; then
+			quick+=("$s")
+		fi
 	done
+	[[ $anchor == molecule && ${#quick[@]} -gt 0 ]] && echo "start:molecule"
 	for s in "$@"; do
 		[[ " ${side[*]} " == *" $s "* ]] && continue
 		echo "$s"
@@ -194,6 +199,7 @@ main() {
 	local -a stages=() plan=()
 	mapfile -t plan < <(plan_stages "$@")
 	stages=("${plan[@]#side:}")
+	stages=("${stages[@]#start:}")
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -205,6 +211,11 @@ main() {
 	local i j
 	for i in "${!plan[@]}"; do
 		s=${plan[i]#side:}
+		if [[ $s == start:* ]]; then
+			log "stage ${s#start:} (started, runs beside the next ones)"
+			start_side_stage "${s#start:}"
+			continue
+		fi
 		# An anchor starts the side stages listed after it.
 		if [[ ${plan[i]} != side:* ]]; then
 			for ((j = i + 1; j < ${#plan[@]}; j++)); do

@@ -17,7 +17,7 @@ import os
 import re
 import typing as t
 
-from ansible_collections.agentns.fleet.plugins.module_utils import grub, nstree
+from ansible_collections.agentns.fleet.plugins.module_utils import filecaps, grub, nstree
 
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 NULL_SESSION_ID = "0" * 32
@@ -87,9 +87,17 @@ class HostPaths:
         sysctl_dirs: t.Sequence[str] = SYSCTL_DIRS,
         sysctl_conf: str | None = SYSCTL_CONF,
         listns: nstree.ListCall = nstree.libc_listns,
+        sys: str = "/sys",
+        grub_probe: str | None = "grub-probe",
+        grub_cfg: str | None = None,
     ) -> None:
         self.proc = proc
         self.boot = boot
+        self.sys = sys
+        # Command name or path; None means "do not ask GRUB" (tests).
+        self.grub_probe = grub_probe
+        # GRUB's menu; its environment block (grubenv) is next to it.
+        self.grub_cfg = grub_cfg or os.path.join(boot, "grub", "grub.cfg")
         # Command name or path; None means "do not ask dpkg" (non-Debian hosts, tests).
         self.dpkg_query = dpkg_query
         self.sysctl_dirs = tuple(sysctl_dirs)
@@ -605,13 +613,51 @@ def _dpkg_kernels(module: t.Any, paths: HostPaths) -> list[str]:
     return parse_dpkg_kernels(out)
 
 
-def boot_defaults(paths: HostPaths) -> dict[str, str | None]:
-    """What GRUB boots next: by default, and once if grub-reboot armed an entry."""
-    grub_cfg = read_text(os.path.join(paths.boot, "grub", "grub.cfg"))
+def read_grub(paths: HostPaths) -> dict[str, t.Any]:
+    """What GRUB boots next (by default, and once if grub-reboot armed an
+    entry), its saved default and each kernel's menu id."""
+    grub_cfg = read_text(paths.grub_cfg)
     if grub_cfg is None:
-        return {"default": None, "next": None}
-    grubenv = read_text(os.path.join(paths.boot, "grub", "grubenv"))
-    return grub.boot_targets(grub_cfg, grubenv)
+        return dict(NO_GRUB)
+    grubenv = read_text(os.path.join(os.path.dirname(paths.grub_cfg), "grubenv"))
+    targets = grub.boot_targets(grub_cfg, grubenv)
+    return {
+        "default": targets["default"],
+        "next": targets["next"],
+        "saved_entry": grub.parse_grubenv(grubenv).get("saved_entry", ""),
+        "entries": grub.entry_ids(grub_cfg),
+    }
+
+
+NO_GRUB: dict[str, t.Any] = {"default": None, "next": None, "saved_entry": "", "entries": {}}
+
+# The EFI variable SecureBoot: 4 attribute bytes, then 1 when it is on.
+SECURE_BOOT_VAR = "firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e39e2b7d3a3e"
+
+
+def probe_boot(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
+    """What the install role's pre-flight needs: what /boot/grub is on
+    (grub-probe's fs and abstraction, fs None when it cannot tell), whether
+    Secure Boot is on, and the bytes free in /boot."""
+    grub_dir = os.path.dirname(paths.grub_cfg)
+    answers: dict[str, str | None] = {"fs": None, "abstraction": ""}
+    grub_probe = module.get_bin_path(paths.grub_probe) if paths.grub_probe else None
+    if grub_probe:
+        for target in answers:
+            rc, out, _dummy_err = module.run_command([grub_probe, f"--target={target}", grub_dir], environ_update={"LC_ALL": "C"})
+            if rc == 0:
+                answers[target] = out.strip()
+    try:
+        with open(os.path.join(paths.sys, SECURE_BOOT_VAR), "rb") as handle:
+            secure_boot = handle.read()[-1:] == b"\x01"
+    except OSError:
+        secure_boot = False
+    try:
+        usage = os.statvfs(paths.boot)
+        free: int | None = usage.f_bavail * usage.f_frsize
+    except OSError:
+        free = None
+    return {"grub_fs": answers["fs"], "grub_abstraction": answers["abstraction"] or "", "secure_boot": secure_boot, "boot_free_bytes": free}
 
 
 def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:
@@ -638,12 +684,13 @@ def read_tree(paths: HostPaths) -> dict[str, t.Any]:
         return {"initial_namespace": None, "namespaces_alive": None}
 
 
-def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
-    """Everything agentns_info and agentns_facts report about the host (module: an AnsibleModule)."""
+def gather(module: t.Any, paths: HostPaths, files: t.Sequence[str] = (), boot_probe: bool = False) -> dict[str, t.Any]:
+    """Everything agentns_info and agentns_facts report about the host (module:
+    an AnsibleModule); files: paths to describe; boot_probe: add probe_boot's answers."""
     running = running_release(paths)
     kernels = order_kernels(boot_kernels(paths) + _dpkg_kernels(module, paths))
     session_id = _read_or_warn(module, read_session_id, paths)
-    boot = _read_or_warn(module, boot_defaults, paths) or {"default": None, "next": None}
+    boot = _read_or_warn(module, read_grub, paths) or dict(NO_GRUB)
     return {
         "supported": kernel_supported(paths),
         "running_kernel": running,
@@ -654,6 +701,10 @@ def gather(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
         "boot_default_kernel": boot["default"],
         "boot_default_differs": boot["default"] is not None and boot["default"] != running,
         "boot_next_kernel": boot["next"],
+        "boot_saved_entry": boot["saved_entry"],
+        "boot_entries": boot["entries"],
+        "boot_probe": probe_boot(module, paths) if boot_probe else None,
+        "files": {path: filecaps.describe(path) for path in files},
         "sysctls": _read_or_warn(module, _read_sysctls, paths),
         "session_id": session_id,
         "in_agent_namespace": session_id is not None and session_id != NULL_SESSION_ID,

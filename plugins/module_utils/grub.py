@@ -97,6 +97,25 @@ def resolve(entries: list[MenuEntry], spec: str) -> MenuEntry | None:
     return found if found is not None and found.kind == "menuentry" else None
 
 
+def entry_ids(grub_cfg: str) -> dict[str, str]:
+    """Each kernel's stable menu id, for grub-reboot and grub-set-default: the
+    id of Debian's "advanced" entry gnulinux-RELEASE-advanced-ROOTUUID, as
+    "SUBMENU>ENTRY", or "ENTRY" where it is at the top level
+    (GRUB_DISABLE_SUBMENU=y). The top-level "simple" entry follows whichever
+    kernel sorts newest, so it is never used; the first entry of a release wins."""
+    ids: dict[str, str] = {}
+
+    def walk(entries: list[MenuEntry], prefix: str) -> None:
+        for entry in entries:
+            if entry.kind == "submenu":
+                walk(entry.children, f"{prefix}{entry.ident}>" if entry.ident else prefix)
+            elif entry.release and entry.ident and entry.ident.startswith(f"gnulinux-{entry.release}-advanced-"):
+                ids.setdefault(entry.release, prefix + entry.ident)
+
+    walk(parse_menu(grub_cfg), "")
+    return ids
+
+
 def boot_targets(grub_cfg: str, grubenv: str | None) -> dict[str, str | None]:
     """The releases GRUB boots: "default" when nothing is pending (None if that
     entry boots no Linux kernel) and "next", a pending one-shot entry

@@ -23,7 +23,29 @@ description:
     is the tool that checks the ABI.
 author:
   - agentns contributors (!UNKNOWN)
-options: {}
+options:
+  files:
+    description:
+      - Paths to describe under RV(ansible_facts.agentns.files), e.g. the shim and its file capability, so a
+        role needs no separate M(ansible.builtin.stat) and C(getcap) runs on the host.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.1.0
+  grub_cfg:
+    description:
+      - GRUB's menu, read for RV(ansible_facts.agentns.boot_default_kernel) and the other C(boot_) facts;
+        C(grubenv) is read from the same directory, which is also what O(boot_probe) asks C(grub-probe) about.
+      - When not set, C(/boot/grub/grub.cfg).
+    type: path
+    version_added: 0.1.0
+  boot_probe:
+    description:
+      - Also ask C(grub-probe) what C(/boot/grub) is on, and read the Secure Boot state and the free space in
+        C(/boot), under RV(ansible_facts.agentns.boot_probe), which the install role checks before a trial boot.
+    type: bool
+    default: false
+    version_added: 0.1.0
 attributes:
   check_mode:
     description: Only reads, so it runs the same way in check mode.
@@ -52,6 +74,15 @@ seealso:
 EXAMPLES = r"""
 - name: Gather agent namespace facts
   agentns.fleet.agentns_facts:
+
+- name: Gather them with the shim's state
+  agentns.fleet.agentns_facts:
+    files:
+      - /usr/local/bin/agentns-unshare
+
+- name: Insist on a shim that can create agent namespaces
+  ansible.builtin.assert:
+    that: "'cap_sys_admin' in ansible_facts.agentns.files['/usr/local/bin/agentns-unshare'].capabilities"
 
 - name: Reboot hosts that run an older kernel than the newest agentns one installed
   ansible.builtin.reboot:
@@ -129,6 +160,66 @@ ansible_facts:
           returned: always
           type: str
           sample: null
+        boot_saved_entry:
+          description: GRUB's saved default (C(saved_entry) in C(grubenv)), V("") when none is saved.
+          returned: always
+          type: str
+          sample: gnulinux-advanced-0f1e2d3c>gnulinux-7.3.4-agentns-1a2b3c4-advanced-0f1e2d3c
+        boot_entries:
+          description:
+            - Each kernel's stable GRUB menu id, by release, as C(grub-reboot) and C(grub-set-default) take it,
+              Debian's C(gnulinux-RELEASE-advanced-ROOTUUID) entry, prefixed with its submenu's id and C(>)
+              unless C(GRUB_DISABLE_SUBMENU=y) puts it at the top level.
+            - Empty when there is no GRUB menu.
+          returned: always
+          type: dict
+          sample:
+            6.1.0-28-amd64: gnulinux-advanced-0f1e2d3c>gnulinux-6.1.0-28-amd64-advanced-0f1e2d3c
+        boot_probe:
+          description: What O(boot_probe) asked for, V(null) without it.
+          returned: always
+          type: dict
+          contains:
+            grub_fs:
+              description: The file system C(/boot/grub) is on, as C(grub-probe --target=fs) names it; V(null) when it cannot tell.
+              returned: success
+              type: str
+              sample: ext2
+            grub_abstraction:
+              description: The storage layers under it (C(grub-probe --target=abstraction)), e.g. C(lvm) or C(diskfilter); V("") for none.
+              returned: success
+              type: str
+              sample: ''
+            secure_boot:
+              description: Whether the firmware has Secure Boot on (the C(SecureBoot) EFI variable).
+              returned: success
+              type: bool
+              sample: false
+            boot_free_bytes:
+              description: Bytes free in C(/boot) for an unprivileged user, as C(df) counts them; V(null) if unknown.
+              returned: success
+              type: int
+              sample: 312475648
+        files:
+          description: Each path of O(files), described.
+          returned: always
+          type: dict
+          sample:
+            /usr/local/bin/agentns-unshare: {exists: true, executable: true, capabilities: cap_sys_admin=ep}
+          contains:
+            exists:
+              description: Whether the path exists.
+              returned: success
+              type: bool
+            executable:
+              description: Whether it is a regular file with an execute bit.
+              returned: success
+              type: bool
+            capabilities:
+              description:
+                - Its file capabilities in C(getcap)'s notation (C(cap_sys_admin=ep)), V("") for none.
+              returned: success
+              type: str
         sysctls:
           description: Current sysctl values, V(null) without kernel support.
           returned: always
@@ -197,9 +288,19 @@ from ansible_collections.agentns.fleet.plugins.module_utils import agentns
 
 
 def main(paths: agentns.HostPaths | None = None) -> None:
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec={
+            "files": {"type": "list", "elements": "path", "default": []},
+            "boot_probe": {"type": "bool", "default": False},
+            "grub_cfg": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    paths = paths or agentns.HostPaths()
+    if module.params["grub_cfg"]:
+        paths.grub_cfg = module.params["grub_cfg"]
     try:
-        facts = agentns.gather(module, paths or agentns.HostPaths())
+        facts = agentns.gather(module, paths, module.params["files"], module.params["boot_probe"])
     except agentns.AgentNSError as exc:
         module.fail_json(msg=to_native(exc))
     module.exit_json(changed=False, ansible_facts={"agentns": facts})

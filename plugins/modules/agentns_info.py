@@ -71,7 +71,8 @@ agentns:
     - The agent namespace state of the host, with the keys M(agentns.fleet.agentns_facts) documents
       under C(ansible_facts.agentns) (C(supported), C(running_kernel), C(running_agentns),
       C(installed_agentns_kernels) in dpkg version order, C(latest_agentns_kernel), C(reboot_pending),
-      C(boot_default_kernel), C(boot_default_differs), C(boot_next_kernel), C(sysctls), C(session_id), C(in_agent_namespace), C(namespace),
+      C(boot_default_kernel), C(boot_default_differs), C(boot_next_kernel), C(boot_saved_entry), C(boot_entries),
+      C(boot_probe) (always V(null) here), C(files) (always empty here), C(sysctls), C(session_id), C(in_agent_namespace), C(namespace),
         C(counters), C(initial_namespace) and C(namespaces_alive)).
   returned: always
   type: dict
@@ -85,6 +86,10 @@ agentns:
     boot_default_kernel: 7.3.4-agentns-1a2b3c4
     boot_default_differs: false
     boot_next_kernel: null
+    boot_saved_entry: ''
+    boot_entries: {7.3.4-agentns-1a2b3c4: gnulinux-advanced-0f1e2d3c>gnulinux-7.3.4-agentns-1a2b3c4-advanced-0f1e2d3c}
+    boot_probe: null
+    files: {}
     sysctls: {enabled: 1, max_lifetime: 86400}
     session_id: '00000000000000000000000000000000'
     in_agent_namespace: false

@@ -154,7 +154,10 @@ def test_preflight_refuses_a_boot_without_room(tmp_path: Path) -> None:
     assert re.search(r"Not installing on ctl: /boot has [0-9.]+ MiB\s+free", result.stdout), result.stdout
 
 
-GRUB_ENTRY = "menuentry 'Debian GNU/Linux, with Linux {release}' --class debian $menuentry_id_option 'gnulinux-{release}-advanced-UUID1' {{\n}}\n"
+GRUB_ENTRY = (
+    "menuentry 'Debian GNU/Linux, with Linux {release}' --class debian $menuentry_id_option 'gnulinux-{release}-advanced-UUID1' {{\n"
+    "\tlinux\t/boot/vmlinuz-{release} root=UUID=UUID1 ro quiet\n}}\n"
+)
 
 
 @pytest.mark.parametrize("submenu", [True, False], ids=["submenu", "GRUB_DISABLE_SUBMENU=y"])

@@ -88,3 +88,24 @@ def test_a_pending_one_shot_entry() -> None:
     assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial"))["next"] == "7.3.5-agentns-9f9f9f9"
     assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD, next_entry="agentns-trial"))["default"] == "6.1.0-28-amd64"
     assert grub.boot_targets(cfg, env(saved_entry=SAVED_OLD))["next"] is None
+
+
+def test_entry_ids_are_the_advanced_entries_in_their_submenu() -> None:
+    # Not the "simple" top-level entry (it follows the newest kernel), not the recovery one.
+    assert grub.entry_ids(menu()) == {
+        "7.3.4-agentns-1a2b3c4": f"gnulinux-advanced-{UUID}>gnulinux-7.3.4-agentns-1a2b3c4-advanced-{UUID}",
+        "6.1.0-28-amd64": SAVED_OLD,
+    }
+
+
+def test_entry_ids_without_the_submenu() -> None:
+    """GRUB_DISABLE_SUBMENU=y: the entries at the top level, ids without a "SUBMENU>" prefix."""
+    flat = "".join(
+        f"menuentry 'Debian GNU/Linux, with Linux {release}' $menuentry_id_option 'gnulinux-{release}-advanced-{UUID}' {{\n"
+        f"\tlinux\t/boot/vmlinuz-{release} root=UUID={UUID} ro quiet\n}}\n"
+        for release in ("7.3.4-agentns-1a2b3c4", "6.1.0-28-amd64")
+    )
+    assert grub.entry_ids(flat) == {
+        "7.3.4-agentns-1a2b3c4": f"gnulinux-7.3.4-agentns-1a2b3c4-advanced-{UUID}",
+        "6.1.0-28-amd64": f"gnulinux-6.1.0-28-amd64-advanced-{UUID}",
+    }

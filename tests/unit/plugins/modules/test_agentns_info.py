@@ -188,3 +188,58 @@ def test_no_grub_menu_no_boot_default(run_module, tmp_path):
     facts = facts_of(run_module, fake_host(tmp_path, "7.3.4-agentns-aaa"))
     assert facts["boot_default_kernel"] is None
     assert facts["boot_default_differs"] is False
+
+
+def test_boot_entries_and_saved_entry_from_a_given_menu(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    menu_dir = tmp_path / "efi"
+    write(str(menu_dir / "grub.cfg"), grub_menu("${saved_entry}", "7.3.9-1-amd64", "7.3.4-agentns-aaa"))
+    write(str(menu_dir / "grubenv"), "# GRUB Environment Block\nsaved_entry=gnulinux-7.3.4-agentns-aaa-advanced-x\n")
+    facts = facts_of(run_module, paths, grub_cfg=str(menu_dir / "grub.cfg"))
+    assert facts["boot_entries"] == {
+        "7.3.9-1-amd64": "gnulinux-7.3.9-1-amd64-advanced-x",
+        "7.3.4-agentns-aaa": "gnulinux-7.3.4-agentns-aaa-advanced-x",
+    }
+    assert facts["boot_saved_entry"] == "gnulinux-7.3.4-agentns-aaa-advanced-x"
+    assert facts["boot_default_kernel"] == "7.3.4-agentns-aaa"
+    # Nothing asked for: no probe, no files.
+    assert facts["boot_probe"] is None
+    assert facts["files"] == {}
+
+
+def test_files_described(run_module, tmp_path):
+    paths = fake_host(tmp_path, "7.3.4-agentns-aaa")
+    shim = tmp_path / "shim"
+    write(str(shim), "#!/bin/sh\n")
+    os.chmod(shim, 0o755)
+    facts = facts_of(run_module, paths, files=[str(shim), str(tmp_path / "gone")])
+    assert facts["files"][str(shim)] == {"exists": True, "executable": True, "capabilities": ""}
+    assert facts["files"][str(tmp_path / "gone")]["exists"] is False
+
+
+def test_boot_probe(run_module, tmp_path):
+    grub_probe = tmp_path / "grub-probe"
+    # What grub-probe says for /boot/grub on LVM.
+    write(str(grub_probe), '#!/bin/sh\ncase "$1" in --target=fs) echo ext2 ;; --target=abstraction) echo lvm ;; esac\n')
+    os.chmod(grub_probe, 0o755)
+    paths = fake_host(tmp_path, "6.1.0-28-amd64", supported=False)
+    paths.grub_probe = str(grub_probe)
+    paths.sys = str(tmp_path / "sys")
+    write(os.path.join(paths.sys, agentns.SECURE_BOOT_VAR), "\x06\x00\x00\x00\x01")
+    os.makedirs(paths.boot, exist_ok=True)
+    probe = facts_of(run_module, paths, boot_probe=True)["boot_probe"]
+    assert probe["grub_fs"] == "ext2"
+    assert probe["grub_abstraction"] == "lvm"
+    assert probe["secure_boot"] is True
+    assert probe["boot_free_bytes"] > 0
+
+
+def test_boot_probe_without_grub_probe_or_efi(run_module, tmp_path):
+    paths = fake_host(tmp_path, "6.1.0-28-amd64", supported=False)
+    paths.grub_probe = str(tmp_path / "no-grub-probe")
+    paths.sys = str(tmp_path / "sys")
+    os.makedirs(paths.boot, exist_ok=True)
+    probe = facts_of(run_module, paths, boot_probe=True)["boot_probe"]
+    assert probe["grub_fs"] is None
+    assert probe["grub_abstraction"] == ""
+    assert probe["secure_boot"] is False
