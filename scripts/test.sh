@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): set up a fresh Debian 12
-# machine, then run every check, fastest first, and print a tally.
+# machine, then run every check and print a tally: the long molecule stage
+# starts first, the quick stages run beside it (--plan shows the order).
 #
 #   scripts/test.sh              # everything
 #   scripts/test.sh lint unit    # only the named stages
