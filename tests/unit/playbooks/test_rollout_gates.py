@@ -106,11 +106,12 @@ def test_commit_needs_verify_and_selftest_in_the_same_run(tmp_path: Path) -> Non
     [
         (["true"], 30, ""),
         (["sh", "-c", "echo BMC unreachable >&2; exit 3"], 30, "it exited 3: BMC unreachable"),
-        (["sleep", "600"], 2, "it did not finish within 2 s (agentns_install_hook_timeout)"),
+        (["sleep", "607"], 2, "it did not finish within 2 s (agentns_install_hook_timeout)"),
     ],
 )
 def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[str], timeout: int, error: str) -> None:
-    """A hung BMC call must not stall a host's rollout forever."""
+    """A hung BMC call must not stall a host's rollout forever, nor outlive it:
+    woken up later, it would power-cycle the host in the middle of the next step."""
     inventory = controller_inventory(tmp_path)
     playbook = install_tasks_playbook(
         tmp_path,
@@ -122,8 +123,10 @@ def test_hooks_are_bounded_and_their_failures_named(tmp_path: Path, argv: list[s
     result = run_playbook(playbook, inventory)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"HOOK-ERROR=[{error}]" in result.stdout, result.stdout
-    # Far below the hung hook's 600 s, with room for a loaded machine.
+    # Far below the hung hook's 607 s, with room for a loaded machine.
     assert time.monotonic() - start < 150
+    left = subprocess.run(["pgrep", "-f", "-x", " ".join(argv)], capture_output=True, text=True, check=False).stdout.split()
+    assert not left or argv != ["sleep", "607"], f"the hook still runs after the play: pids {left}"
 
 
 def preflight(tmp_path: Path, *extra: str, package_size: int = 1024) -> subprocess.CompletedProcess[str]:
