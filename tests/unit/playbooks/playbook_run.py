@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
 
 
-def run_playbook(playbook: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+def run_playbook(playbook: Path, inventory: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {})}
     env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".ansible/collections")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
