@@ -12,11 +12,15 @@
 #   KSRC          an unpacked pristine kernel tree to copy instead of the package
 #   KSRC_TARBALL  a linux-source tarball (.tar.xz) instead of the package
 #   BASE_CONFIG   "tinyconfig" (default) or a config file to start from
+#   LSMOD         a distro config trimmed to a fleet's modules: the lsmod (or
+#                 /proc/modules) listing make localmodconfig keeps, applied to
+#                 BASE_CONFIG before the fragments
 #   FRAGMENTS     space-separated config fragments merged on top
 #                 (default: kernel/configs/agentns_vmtest.config; CONFIG_AGENT_NS is forced)
 #   AGENT_NS      y (default) or n: build the series with CONFIG_AGENT_NS=n
 #   PATCHES       0 to build the tree without the series (a stock kernel)
-#   TARGET        make target: bzImage (default) or bindeb-pkg
+#   TARGET        make target: bzImage (default) or bindeb-pkg; config stops
+#                 after configuring (OUT gets the .config only)
 #   LOCALVERSION  appended to the release (default -agentns)
 #   OUT           where the result goes (default: cache dir keyed by inputs)
 #   JOBS          make -j (default: nproc + 1)
@@ -134,6 +138,9 @@ input_key() {
 		else
 			echo "base=$BASE_CONFIG"
 		fi
+		if [[ -n ${LSMOD:-} ]]; then
+			echo "lsmod=$(awk '$1 != "Module" && NF { print $1 }' "$LSMOD" | sort -u | sha256sum | cut -c1-64)"
+		fi
 		echo "recipe=$recipe_version"
 	} | sha256sum | cut -c1-16
 }
@@ -152,6 +159,13 @@ configure() {
 		make -s -C "$tree" O="$obj" tinyconfig >/dev/null
 	else
 		cp "$BASE_CONFIG" "$obj/.config"
+	fi
+	if [[ -n ${LSMOD:-} ]]; then
+		[[ -f $LSMOD ]] || die "LSMOD $LSMOD: no such file"
+		# Drops every module the listing does not name; oldconfig's questions
+		# about symbols the base config lacks get their defaults.
+		{ yes '' || true; } | make -s -C "$tree" O="$obj" LSMOD="$LSMOD" localmodconfig >/dev/null 2>&1 ||
+			die "make localmodconfig with LSMOD=$LSMOD failed"
 	fi
 	local forced=$obj/agentns-forced.config
 	echo "CONFIG_AGENT_NS=$AGENT_NS" >"$forced"
@@ -233,6 +247,12 @@ main() {
 	obj=$work/obj
 	mkdir -p "$obj" "$OUT"
 	configure "$work/tree" "$obj"
+	if [[ $TARGET == config ]]; then
+		cp "$obj/.config" "$OUT/config"
+		touch "$OUT/.done"
+		echo "BUILD_OUT=$OUT"
+		return
+	fi
 	build_with_progress "$work/tree" "$obj" "$OUT/build.log"
 	cp "$obj/.config" "$OUT/config"
 	if [[ $TARGET == bzImage ]]; then

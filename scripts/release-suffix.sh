@@ -18,6 +18,7 @@
 #   BASE_CONFIG   tinyconfig (default) or a config file
 #   LOCALVERSION  default -agentns
 #   FRAGMENTS     config fragments, space-separated paths
+#   LSMOD         the modules a localmodconfig build keeps (lsmod or /proc/modules format)
 set -euo pipefail
 
 tree=${TREE:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -25,9 +26,16 @@ kver=${KVER:-7.3}
 source=${SOURCE:-package}
 base=${BASE_CONFIG:-tinyconfig}
 lv=${LOCALVERSION:--agentns}
+# The module names of an lsmod listing (or /proc/modules), sorted, once each.
+modules_of() { awk '$1 != "Module" && NF { print $1 }' "$1" | sort -u; }
+
+# A base config file counts by its content only: the same config read from
+# another host of the fleet (another path in the build cache) is the same kernel.
+base_name="file"
+[[ $base == tinyconfig ]] && base_name=tinyconfig
 
 {
-	printf '%s %s %s %s\n' "agentns-build kver=$kver" "source=$source" "base=$base" "localversion=$lv"
+	printf '%s %s %s %s\n' "agentns-build kver=$kver" "source=$source" "base=$base_name" "localversion=$lv"
 	for p in "$tree"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
 		# Selftests (tools/testing/) are not in the kernel: skip their hunks.
 		sed -n '/^diff --git /,$p' "$p" | sed '/^-- $/,$d' | grep -v '^index ' |
@@ -38,6 +46,10 @@ lv=${LOCALVERSION:--agentns}
 	done
 	if [[ $base != tinyconfig ]]; then
 		cat "$base"
+	fi
+	if [[ -n ${LSMOD:-} ]]; then
+		echo "localmodconfig:"
+		modules_of "$LSMOD"
 	fi
 	case $source in
 	tarball) stat -L -c '%n %s %Y' "$KSRC_TARBALL" ;;

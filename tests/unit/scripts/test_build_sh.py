@@ -68,3 +68,30 @@ def test_a_tree_handed_to_the_caller_is_kept(tmp_path: Path) -> None:
     assert (handed / ".keep").exists()
     run_build(cache, tree)
     assert handed.exists()
+
+
+def test_localmodconfig_keeps_only_the_listed_modules(tmp_path: Path) -> None:
+    """LSMOD trims a distro-style config to the fleet's modules, on the real kernel tree (configured, not built)."""
+    base = tmp_path / "base.config"
+    base.write_text("CONFIG_MODULES=y\nCONFIG_BLOCK=y\nCONFIG_EXT4_FS=m\nCONFIG_BTRFS_FS=m\nCONFIG_XFS_FS=m\n")
+    lsmod = tmp_path / "modules"
+    # /proc/modules of one host and lsmod's header of another, as the role may pass them.
+    lsmod.write_text("Module                  Size  Used by\next4 1003520 1 - Live 0x0\n")
+    fragment = tmp_path / "none.config"
+    fragment.write_text("# no fragment\n")
+    cache = Path(os.environ.get("AGENTNS_CACHE_DIR", Path.home() / ".cache/agentns"))
+    env = dict(
+        os.environ,
+        AGENTNS_CACHE_DIR=str(cache),
+        PATCHES="0",
+        TARGET="config",
+        BASE_CONFIG=str(base),
+        LSMOD=str(lsmod),
+        FRAGMENTS=str(fragment),
+        OUT=str(tmp_path / "out"),
+    )
+    result = subprocess.run(["bash", str(BUILD_SH)], capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = (tmp_path / "out/config").read_text()
+    assert "CONFIG_EXT4_FS=m" in config
+    assert "CONFIG_BTRFS_FS=m" not in config and "CONFIG_XFS_FS=m" not in config
