@@ -262,3 +262,23 @@ def test_grub_settings_put_back_as_recorded(
     calls = tmp_path / "calls.log"
     assert (calls.read_text().splitlines() if calls.exists() else []) == expected_calls
     assert snippet.exists() == snippet_left
+
+
+@pytest.mark.parametrize(("sysctls", "runs"), [({"enabled": 0, "max_lifetime": 86400}, False), (None, True)], ids=["switched-off", "no-sysctls"])
+def test_selftest_reads_the_kill_switch_from_the_facts(tmp_path: Path, sysctls: dict[str, int] | None, runs: bool) -> None:
+    """enabled=0 in the facts agentns_verify gathered: the suite is skipped, saying why
+    (a 0 read as 'no value' once ran it); without the sysctls at all it runs."""
+    shim = "/usr/local/bin/agentns-unshare"
+    facts = {"agentns": {"sysctls": sysctls, "files": {shim: {"exists": False, "executable": False, "capabilities": ""}}}}
+    playbook = tmp_path / "selftest.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.set_fact:\n        ansible_facts: {json.dumps(facts)}\n"
+        "    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_selftest\n"
+        # No kselftest headers: a run that would build the suite stops there.
+        f"      vars:\n        agentns_selftest_kselftest_dir: {tmp_path / 'none'}\n"
+    )
+    result = run_playbook(playbook, controller_inventory(tmp_path))
+    skipped = "kernel test suite skipped: kernel.agent_ns.enabled=0" in result.stdout
+    assert skipped is not runs, result.stdout
+    assert (result.returncode != 0) is runs, result.stdout
