@@ -640,7 +640,7 @@ def probe_boot(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
     (grub-probe's fs and abstraction, fs None when it cannot tell), whether
     Secure Boot is on, and the bytes free in /boot."""
     grub_dir = os.path.dirname(paths.grub_cfg)
-    answers: dict[str, str | None] = {"fs": None, "abstraction": ""}
+    answers: dict[str, t.Any] = {"fs": None, "abstraction": ""}
     grub_probe = module.get_bin_path(paths.grub_probe) if paths.grub_probe else None
     if grub_probe:
         for target in answers:
@@ -657,7 +657,7 @@ def probe_boot(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
         free: int | None = usage.f_bavail * usage.f_frsize
     except OSError:
         free = None
-    return {"grub_fs": answers["fs"], "grub_abstraction": answers["abstraction"] or "", "secure_boot": secure_boot, "boot_free_bytes": free}
+    return {"grub_fs": answers["fs"], "grub_abstraction": answers["abstraction"], "secure_boot": secure_boot, "boot_free_bytes": free}
 
 
 def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:

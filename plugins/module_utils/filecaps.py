@@ -82,11 +82,11 @@ def format_capabilities(raw: bytes | None) -> str:
     effective = bool(magic & _FLAG_EFFECTIVE)
     groups: dict[str, list[str]] = {}
     for bit in range(64):
-        flags = ("e" if effective and permitted >> bit & 1 else "") + ("i" if inheritable >> bit & 1 else "")
-        flags += "p" if permitted >> bit & 1 else ""
+        held = permitted >> bit & 1
+        # getcap writes the flags in the order e, i, p.
+        flags = ("e" if effective and held else "") + ("i" if inheritable >> bit & 1 else "") + ("p" if held else "")
         if flags:
-            # getcap writes the flags in the order e, i, p.
-            groups.setdefault("".join(sorted(flags, key="eip".index)), []).append(_name(bit))
+            groups.setdefault(flags, []).append(_name(bit))
     return " ".join(f"{','.join(names)}={flags}" for flags, names in groups.items())
 
 
