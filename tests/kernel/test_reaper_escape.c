@@ -62,10 +62,20 @@ static void escape_clone3(struct __test_metadata *_metadata)
 	report_and_spin();
 }
 
-/* Re-run the shim from a user namespace; it reports through fd 3. */
+/*
+ * Re-run the shim from a user namespace; it reports through fd 3. The
+ * shell waits in a builtin read on a pipe it holds both ends of, so it
+ * forks nothing: a child such as sleep(1) that exits just before the
+ * reaper kills the shell would reparent to the test with exit status 0.
+ */
 static void escape_shim(struct __test_metadata *_metadata, const char *shim)
 {
+	int idle[2];
+
+	/* ready[1] first: the idle pipe may take its number. */
 	CHECK(dup2(ready[1], 3) == 3, "dup2: %s", strerror(errno));
+	CHECK(pipe(idle) == 0 && dup2(idle[0], 0) == 0 &&
+	      dup2(idle[1], 4) == 4, "idle pipe: %s", strerror(errno));
 	become_nobody(_metadata);
 	enter_new_userns(_metadata);
 	/* Root in our user namespace, so exec keeps the capabilities. */
@@ -75,7 +85,7 @@ static void escape_shim(struct __test_metadata *_metadata, const char *shim)
 	      "map ourselves to root in the user namespace: %s",
 	      strerror(errno));
 	execl(shim, shim, "--", "/bin/sh", "-c",
-	      "echo $$ >&3; exec 3>&-; while :; do sleep 1; done",
+	      "echo $$ >&3; exec 3>&-; while :; do read -t 1 x; done",
 	      (char *)NULL);
 	FAIL_MSG("exec %s: %s", shim, strerror(errno));
 }
@@ -180,6 +190,31 @@ static void budgeted_ns(struct __test_metadata *_metadata)
 	spin();
 }
 
+/*
+ * Reap one exited child without blocking; @comm gets its name, read while
+ * it is still a zombie, so a failure says which process got away.
+ */
+static pid_t reap_one(int *status, char comm[32])
+{
+	siginfo_t si = { 0 };
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) || !si.si_pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", si.si_pid);
+	strcpy(comm, "?");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, 31);
+		if (n > 0)
+			comm[n - (comm[n - 1] == '\n')] = '\0';
+		close(fd);
+	}
+	return waitpid(si.si_pid, status, 0);
+}
+
 /* The shim's copy for nobody goes, whatever the outcome. */
 FIXTURE(reaper) {
 	int unused;
@@ -199,6 +234,7 @@ TEST_F_TIMEOUT(reaper, escapees_killed_with_budget, LIMIT_S + 60)
 {
 	pid_t holder, control, escapees[8];
 	int nr = 0, expected, i, status, dead = 0;
+	char comm[32];
 	time_t t0;
 
 	require_agentns(_metadata);
@@ -250,7 +286,7 @@ TEST_F_TIMEOUT(reaper, escapees_killed_with_budget, LIMIT_S + 60)
 	/* Reap until the holder and every escapee are gone by SIGKILL. */
 	t0 = time(NULL);
 	while (dead < nr + 1 && time(NULL) - t0 < LIMIT_S) {
-		pid_t pid = waitpid(-1, &status, WNOHANG);
+		pid_t pid = reap_one(&status, comm);
 
 		if (pid <= 0) {
 			usleep(200000);
@@ -259,8 +295,8 @@ TEST_F_TIMEOUT(reaper, escapees_killed_with_budget, LIMIT_S + 60)
 		CHECK(pid != control, "control process died (status %#x)",
 		      status);
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-		      "pid %d ended with status %#x, want SIGKILL", pid,
-		      status);
+		      "pid %d (%s) ended with status %#x, want SIGKILL", pid,
+		      comm, status);
 		for (i = 0; i < nr; i++)
 			if (escapees[i] == pid)
 				dead++;
