@@ -32,6 +32,7 @@ PY
 cat >"$work/bin/qemu-system-x86_64" <<'FAKE'
 #!/usr/bin/env bash
 console= initrd=
+[[ -n ${FAKE_QEMU_ARGV:-} ]] && echo "$*" >"$FAKE_QEMU_ARGV"
 while (($#)); do
 	case $1 in
 	-serial) console=${2#file:}; shift ;;
@@ -83,6 +84,21 @@ expect FAIL other-kernel "a guest running another kernel than the one built fail
 expect FAIL kunit-fail "a failed KUnit case fails"
 expect FAIL splat "a kernel splat fails the run"
 rm -f "$console"
+
+# --icount (benchmarks/hooks.sh): one vCPU whose clock counts instructions,
+# or the benchmark's ns per call are not instructions per call.
+argv_file=$work/qemu-argv
+if PATH=$work/bin:$PATH FAKE_QEMU_MODE=good FAKE_RELEASE=$release FAKE_QEMU_ARGV=$argv_file \
+	VMTEST_LOG_DIR=$work/logs VMTEST_KERNEL=$work/bzImage \
+	"$top/tests/vm/vmtest.sh" --bench --icount --cmd true >"$work/out" 2>&1 &&
+	grep -q -- '-smp 1 -icount shift=0,sleep=off' "$argv_file"; then
+	passed=$((passed + 1))
+	echo "ok - --icount boots one vCPU with an instruction-counting clock"
+else
+	failed=$((failed + 1))
+	echo "not ok - --icount boots one vCPU with an instruction-counting clock"
+	sed 's/^/# /' "$work/out" "$argv_file" 2>/dev/null
+fi
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

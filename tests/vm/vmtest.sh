@@ -8,20 +8,24 @@
 #   tests/vm/vmtest.sh            # normal kernel
 #   tests/vm/vmtest.sh --debug    # KASAN/lockdep/kmemleak kernel; any splat fails
 #   tests/vm/vmtest.sh --stock    # kernel without the series: all must skip (exit 4, KSFT_SKIP)
-#   tests/vm/vmtest.sh --cmd 'sh /suite/bench/bench.sh'   # run something else
+#   tests/vm/vmtest.sh --cmd 'sh /suite/bench/run.sh'     # run something else
+#   tests/vm/vmtest.sh --bench[-n] --icount --cmd ...     # hook benchmark guests
 #   VMTEST_KERNEL=path/to/bzImage tests/vm/vmtest.sh      # boot a kernel built elsewhere
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 variant=normal
 guest_cmd=
+icount=
 while (($#)); do
 	case $1 in
 	--debug) variant=debug ;;
 	--stock) variant=stock ;;
-	--agent-ns-n) variant=agentns-n ;;
+	--bench) variant=bench ;;
+	--bench-n) variant=bench-n ;;
+	--icount) icount=1 ;;
 	--cmd) guest_cmd=$2; shift ;;
-	*) echo "usage: $0 [--debug|--stock|--agent-ns-n] [--cmd CMD]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--debug|--stock|--bench|--bench-n] [--icount] [--cmd CMD]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -29,10 +33,12 @@ done
 qemu_pid=
 log() { printf '[vmtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-# normal (and agentns-n) boot the fleet's kernel config; the normal kernel is
-# the very build the agentns_build role installs on the test fleet (same
-# release suffix, same cache entry), so one build serves both.
+# normal boots the fleet's kernel config: the very build the agentns_build
+# role installs on the test fleet (same release suffix, same cache entry),
+# so one build serves both. bench and bench-n (CONFIG_AGENT_NS=n) are the
+# hook benchmark's guests: the test config plus what its peers need.
 fleet_config=$top/kernel/configs/agentns_qemu_debian.config
+bench_config="$top/kernel/configs/agentns_vmtest.config $top/kernel/configs/agentns_bench.config"
 build_kernel() {
 	local -a env
 	case $variant in
@@ -40,7 +46,8 @@ build_kernel() {
 		LOCALVERSION="-agentns-$(FRAGMENTS=$fleet_config "$top/scripts/release-suffix.sh")") ;;
 	debug) env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config $top/kernel/configs/agentns_debug.config") ;;
 	stock) env=(FRAGMENTS="$top/kernel/configs/agentns_vmtest.config" PATCHES=0 LOCALVERSION=-stock) ;;
-	agentns-n) env=(FRAGMENTS="$fleet_config" AGENT_NS=n LOCALVERSION=-agentns-n) ;;
+	bench) env=(FRAGMENTS="$bench_config" LOCALVERSION=-bench) ;;
+	bench-n) env=(FRAGMENTS="$bench_config" AGENT_NS=n LOCALVERSION=-bench-n) ;;
 	esac
 	env "${env[@]}" "$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p'
 }
@@ -113,13 +120,17 @@ INIT
 
 boot() {
 	local kernel=$1 initrd=$2 console=$3 mem=1024
+	local -a cpu=(-smp 2)
 	[[ $variant == debug ]] && mem=2048
+	# --icount: one vCPU whose clock advances 1 ns per instruction, so a
+	# guest's ns per call is its instructions per call, the same each boot.
+	[[ -n $icount ]] && cpu=(-smp 1 -icount "shift=0,sleep=off")
 	log "booting $kernel under QEMU (TCG)"
 	local start=$SECONDS rc=0
 	# In the background so that an interrupt of this script, which a
 	# timeout(1) in its own process group would not see, can stop QEMU.
 	timeout --foreground "${VMTEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -machine q35 \
-		-cpu max -smp 2 -m "$mem" -kernel "$kernel" -initrd "$initrd" \
+		-cpu max "${cpu[@]}" -m "$mem" -kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=5" \
 		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null &
 	qemu_pid=$!
