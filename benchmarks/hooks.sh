@@ -34,8 +34,10 @@ boot() {
 	rm -rf "$raw/tmp"
 }
 
-icount_cmd="BENCH_RUNS=3 BENCH_ITERS=200000 sh /suite/bench/run.sh"
-wall_cmd="BENCH_RUNS=15 BENCH_ITERS=50000 sh /suite/bench/run.sh"
+# Runs and calls per mode and boot (openat+close: a quarter of the calls).
+icount_runs=3 icount_iters=200000 wall_runs=15 wall_iters=50000
+icount_cmd="BENCH_RUNS=$icount_runs BENCH_ITERS=$icount_iters sh /suite/bench/run.sh"
+wall_cmd="BENCH_RUNS=$wall_runs BENCH_ITERS=$wall_iters sh /suite/bench/run.sh"
 for i in $(seq "$icount_boots"); do
 	boot y "$i" icount --bench --icount --cmd "$icount_cmd"
 	boot n "$i" icount --bench-n --icount --cmd "$icount_cmd"
@@ -80,11 +82,11 @@ table() {
 
 {
 	echo "# benchmarks/hooks.sh, $(date -u +%F), tinyconfig guests (tests/vm/vmtest.sh --bench, --bench-n)"
-	echo "# 1. exact: -icount shift=0,sleep=off, 1 vCPU; $icount_boots boots per kernel x 3 runs x 200000 calls (openat: 50000)"
+	echo "# 1. exact: -icount shift=0,sleep=off, 1 vCPU; $icount_boots boots per kernel x $icount_runs runs x $icount_iters calls (openat: $((icount_iters / 4)))"
 	echo "#    instructions per call; vs_nons = extra instructions per call against the CONFIG_AGENT_NS=n kernel"
 	table icount instr/call
 	echo
-	echo "# 2. wall clock under TCG: $wall_boots boots per kernel x 15 runs x 50000 calls (openat: 12500)"
+	echo "# 2. wall clock under TCG: $wall_boots boots per kernel x $wall_runs runs x $wall_iters calls (openat: $((wall_iters / 4)))"
 	echo "#    ns per call: median of the boots' medians (their range); noisy, see table 1"
 	table wall ns/call
 } | tee "$out"
