@@ -14,12 +14,14 @@
  * clone3(2)-only bit above 32.
  *
  * Nesting: a namespace made inside another is its child and holds a
- * reference on it. Every count is charged to the task's namespace and to
- * each of its ancestors (at most a few levels), so a namespace's counters
- * are the totals of its whole subtree, a child never takes counts away
- * from the limits above it, and nothing has to be folded when a child
- * dies. The reaper judges each namespace on those subtree totals and
- * signals every process whose namespace lies below a doomed one.
+ * reference on it. A count is charged to the task's own namespace only,
+ * one per-CPU add whatever the depth; what a namespace reports and is
+ * judged on are the totals of its whole subtree, summed on read over its
+ * live descendants plus what dead ones left: a dying namespace folds its
+ * totals into its parent, so a child never takes counts away from the
+ * limits above it. The reaper judges each namespace on those subtree
+ * totals and signals every process whose namespace lies below a doomed
+ * one.
  */
 
 #include <linux/agent_namespaces.h>
@@ -27,6 +29,7 @@
 #include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/init.h>
+#include <linux/mutex.h>
 #include <linux/nstree.h>
 #include <linux/percpu.h>
 #include <linux/prctl.h>
@@ -66,8 +69,15 @@ static int sysctl_agent_ns_max_lifetime __read_mostly = 86400;
  * create and exit cannot turn into code patching IPIs on every CPU.
  */
 DEFINE_STATIC_KEY_DEFERRED_FALSE(agent_ns_hooks_key, AGENT_NS_KEY_OFF_DELAY);
+DEFINE_STATIC_KEY_TRUE(agent_ns_counting_key);
+/* Serialises kernel.agent_ns.enabled writes with their key and work bits. */
+static DEFINE_MUTEX(agent_ns_enabled_mutex);
 
-/* Live non-initial namespaces, walked by the reaper under RCU. */
+/*
+ * Live non-initial namespaces, walked by the reaper under RCU. The lock
+ * also keeps the tree (children, sibling) and the folded counts, so a
+ * subtree summed under it counts a dying child exactly once.
+ */
 static LIST_HEAD(agent_ns_list);
 static DEFINE_SPINLOCK(agent_ns_list_lock);
 static atomic_t agent_ns_live = ATOMIC_INIT(0);
@@ -95,6 +105,8 @@ struct agent_namespace init_agent_ns = {
 	.user_ns		= &init_user_ns,
 	.lock			= __SPIN_LOCK_UNLOCKED(init_agent_ns.lock),
 	.list			= LIST_HEAD_INIT(init_agent_ns.list),
+	.children		= LIST_HEAD_INIT(init_agent_ns.children),
+	.sibling		= LIST_HEAD_INIT(init_agent_ns.sibling),
 };
 
 static void agent_ns_reap(struct work_struct *work);
@@ -105,22 +117,40 @@ static bool agent_ns_is_init(const struct agent_namespace *ns)
 	return ns == &init_agent_ns;
 }
 
-static void agent_ns_read_counters(struct agent_namespace *ns,
-				   struct agent_ns_counters *out)
+/* Adds what @ns counted itself and what its dead descendants left. */
+static void agent_ns_add_own(struct agent_namespace *ns, u64 *sum)
 {
-	u64 sum[AGENT_NS_NR_COUNTERS] = {};
 	int cpu, i;
 
-	memset(out, 0, sizeof(*out));
-	if (agent_ns_is_init(ns))
-		return;
-
+	lockdep_assert_held(&agent_ns_list_lock);
+	for (i = 0; i < AGENT_NS_NR_COUNTERS; i++)
+		sum[i] += ns->folded[i];
 	for_each_possible_cpu(cpu) {
 		struct agent_ns_pcpu *pc = per_cpu_ptr(ns->counters, cpu);
 
 		for (i = 0; i < AGENT_NS_NR_COUNTERS; i++)
-			sum[i] += local64_read(&pc->val[i]);
+			sum[i] += agent_ns_pcpu_read(pc, i);
 	}
+}
+
+/* Pre-order walk of the live subtree of @root, @root first. */
+static struct agent_namespace *
+agent_ns_next_descendant(struct agent_namespace *pos,
+			 struct agent_namespace *root)
+{
+	if (!list_empty(&pos->children))
+		return list_first_entry(&pos->children, struct agent_namespace,
+					sibling);
+	for (; pos != root; pos = pos->parent)
+		if (!list_is_last(&pos->sibling, &pos->parent->children))
+			return list_next_entry(pos, sibling);
+	return NULL;
+}
+
+static void agent_ns_fill_counters(struct agent_namespace *ns,
+				   const u64 *sum,
+				   struct agent_ns_counters *out)
+{
 	out->total_syscalls = sum[AGENT_NS_SYSCALLS];
 	out->openat_count = sum[AGENT_NS_OPENAT];
 	out->write_bytes = sum[AGENT_NS_WRITE_BYTES];
@@ -130,29 +160,25 @@ static void agent_ns_read_counters(struct agent_namespace *ns,
 	out->elapsed_ns = ktime_get_boottime_ns() - ns->start_ns;
 }
 
-void __agent_ns_count(struct task_struct *tsk, enum agent_ns_counter counter,
-		      u64 delta)
+/*
+ * The totals of @ns's subtree. Its size is bounded by the ucounts limit
+ * of the users below it; the reaper reads one namespace at a time.
+ */
+static void agent_ns_read_counters(struct agent_namespace *ns,
+				   struct agent_ns_counters *out)
 {
-	struct nsproxy *nsp = tsk->nsproxy;
-	struct agent_namespace *ns;
+	u64 sum[AGENT_NS_NR_COUNTERS] = {};
+	struct agent_namespace *pos;
 
-	/* Exiting tasks have dropped their nsproxy already. */
-	if (unlikely(!nsp) || !READ_ONCE(sysctl_agent_ns_enabled))
-		return;
-	ns = nsp->agent_ns;
+	memset(out, 0, sizeof(*out));
 	if (agent_ns_is_init(ns))
 		return;
-	/*
-	 * Charge the whole ancestry: a subtree's totals are what its
-	 * limits are judged on. The nsproxy pins ns and ns pins its
-	 * parents, and preemption stays off so each add is CPU-local.
-	 */
-	preempt_disable();
-	do {
-		local64_add(delta, &this_cpu_ptr(ns->counters)->val[counter]);
-		ns = ns->parent;
-	} while (!agent_ns_is_init(ns));
-	preempt_enable();
+
+	spin_lock(&agent_ns_list_lock);
+	for (pos = ns; pos; pos = agent_ns_next_descendant(pos, ns))
+		agent_ns_add_own(pos, sum);
+	spin_unlock(&agent_ns_list_lock);
+	agent_ns_fill_counters(ns, sum, out);
 }
 
 static void agent_ns_free_rcu(struct rcu_head *head)
@@ -166,16 +192,33 @@ static void agent_ns_free_rcu(struct rcu_head *head)
 
 static void free_agent_ns(struct agent_namespace *ns)
 {
+	u64 sum[AGENT_NS_NR_COUNTERS] = {};
 	struct agent_ns_counters final;
+	struct agent_namespace *parent = ns->parent;
+	int i;
 
 	/* Lookups run under RCU: the memory outlives the removal. */
 	__ns_tree_remove(&ns->ns, &agent_ns_tree);
-	agent_ns_read_counters(ns, &final);
-	trace_agent_session_end(ns, &final, AGENT_NS_WITHIN, 0);
 
+	/*
+	 * No task is left to count and every child, holding a reference
+	 * on us, is gone and folded into us already: our totals are final.
+	 * They move to the parent in the same critical section that takes
+	 * us out of the tree, so no reader counts them twice or not at all.
+	 */
 	spin_lock(&agent_ns_list_lock);
+	WARN_ON_ONCE(!list_empty(&ns->children));
+	agent_ns_add_own(ns, sum);
+	if (!agent_ns_is_init(parent))
+		for (i = 0; i < AGENT_NS_NR_COUNTERS; i++)
+			parent->folded[i] += sum[i];
+	list_del(&ns->sibling);
 	list_del_rcu(&ns->list);
 	spin_unlock(&agent_ns_list_lock);
+
+	memset(&final, 0, sizeof(final));
+	agent_ns_fill_counters(ns, sum, &final);
+	trace_agent_session_end(ns, &final, AGENT_NS_WITHIN, 0);
 	atomic_dec(&agent_ns_live);
 	/* Never sleeps: the last reference is dropped by a delayed work. */
 	static_branch_slow_dec_deferred(&agent_ns_hooks_key);
@@ -243,6 +286,7 @@ static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 	ns->user_ns = get_user_ns(user_ns);
 	ns->ucounts = ucounts;
 	spin_lock_init(&ns->lock);
+	INIT_LIST_HEAD(&ns->children);
 	/*
 	 * An id from the shared generator, and into the trees once the
 	 * owner is set. listns() and file handles see it only once a task
@@ -252,6 +296,7 @@ static struct agent_namespace *create_agent_ns(struct user_namespace *user_ns,
 
 	spin_lock(&agent_ns_list_lock);
 	list_add_tail_rcu(&ns->list, &agent_ns_list);
+	list_add_tail(&ns->sibling, &parent->children);
 	spin_unlock(&agent_ns_list_lock);
 	atomic_inc(&agent_ns_live);
 	/* The reaper sleeps while there is nothing to reap: wake it. */
@@ -746,13 +791,65 @@ rearm:
 
 /* sysctl: kernel.agent_ns.{enabled,max_lifetime} */
 
+/*
+ * The syscall work bit of every task inside a namespace follows
+ * kernel.agent_ns.enabled, the way syscall tracepoints set theirs. Forks
+ * take tasklist_lock for writing to fix the child up (below), so none is
+ * missed; the task's lock orders us with its own namespace switches, so
+ * the bit is never set on a task without counters.
+ */
+static void agent_ns_set_syscall_work(bool on)
+{
+#ifdef CONFIG_GENERIC_ENTRY
+	struct task_struct *g, *t;
+
+	read_lock(&tasklist_lock);
+	for_each_process_thread(g, t) {
+		task_lock(t);
+		if (on && t->agent_counters)
+			set_task_syscall_work(t, SYSCALL_AGENT_NS);
+		else
+			clear_task_syscall_work(t, SYSCALL_AGENT_NS);
+		task_unlock(t);
+	}
+	read_unlock(&tasklist_lock);
+#endif
+}
+
+/* copy_process(), under tasklist_lock: the child's bit as of now. */
+void agent_ns_fork_syscall_work(struct task_struct *p)
+{
+	agent_ns_set_task_counters(p, p->nsproxy);
+}
+
+static int agent_ns_enabled_handler(const struct ctl_table *table, int dir,
+				    void *buffer, size_t *lenp, loff_t *ppos)
+{
+	bool on;
+	int ret;
+
+	mutex_lock(&agent_ns_enabled_mutex);
+	ret = proc_dointvec_minmax(table, dir, buffer, lenp, ppos);
+	on = READ_ONCE(sysctl_agent_ns_enabled);
+	if (!ret && SYSCTL_USER_TO_KERN(dir) &&
+	    on != static_key_enabled(&agent_ns_counting_key)) {
+		if (on)
+			static_branch_enable(&agent_ns_counting_key);
+		else
+			static_branch_disable(&agent_ns_counting_key);
+		agent_ns_set_syscall_work(on);
+	}
+	mutex_unlock(&agent_ns_enabled_mutex);
+	return ret;
+}
+
 static const struct ctl_table agent_ns_sysctls[] = {
 	{
 		.procname	= "enabled",
 		.data		= &sysctl_agent_ns_enabled,
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
-		.proc_handler	= proc_dointvec_minmax,
+		.proc_handler	= agent_ns_enabled_handler,
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE,
 	},

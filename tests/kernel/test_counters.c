@@ -390,6 +390,55 @@ static void test_shared(struct __test_metadata *_metadata)
 	expect_deltas(_metadata, "child's activity seen by the parent", &a, &b, &e, 500);
 }
 
+/*
+ * Counts made in a namespace below ours are in our totals while it lives
+ * and stay there, neither lost nor doubled, once it and its own child
+ * are gone: the two levels below fold into us as they die.
+ */
+static void test_child_ns_folds(struct __test_metadata *_metadata)
+{
+	struct agent_ns_counters a, b, c;
+	int ready[2], go[2], i, rc;
+	const int burst = 1000;
+	pid_t pid;
+	char x;
+
+	CHECK(pipe(ready) == 0 && pipe(go) == 0, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	snap(_metadata, &a);
+	pid = fork();
+	if (pid == 0) {
+		if (agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0) ||
+		    agent_prctl(PR_SET_AGENT_NS, 0, 0, 0, 0))
+			_exit(2);
+		for (i = 0; i < burst; i++)
+			syscall(SYS_getppid);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &x, 1) != 1)
+			_exit(3);
+		_exit(0);
+	}
+	CHECK(pid > 0, "fork: %s", strerror(errno));
+	CHECK(read(ready[0], &x, 1) == 1, "child never got ready");
+	snap(_metadata, &b);
+	CHECK(write(go[1], "g", 1) == 1, "write: %s", strerror(errno));
+	rc = wait_exit(_metadata, pid);
+	snap(_metadata, &c);
+	CHECK(rc == 0, "child: %d", rc);
+
+	CHECK(DELTA(&a, &b, total_syscalls) >= (unsigned long long)burst,
+	      "a live grandchild namespace's %d syscalls: ours moved by %llu",
+	      burst, DELTA(&a, &b, total_syscalls));
+	CHECK(c.total_syscalls >= b.total_syscalls,
+	      "our totals fell by %llu when the namespaces below died",
+	      (unsigned long long)(b.total_syscalls - c.total_syscalls));
+	/* Only the exit path, a write, a wait and a read ran in between. */
+	CHECK(DELTA(&b, &c, total_syscalls) < (unsigned long long)burst / 2,
+	      "our totals jumped by %llu as the namespaces below died: counted twice",
+	      DELTA(&b, &c, total_syscalls));
+	CHECK(DELTA(&a, &c, fork_count) == 1, "fork_count moved by %llu, want 1",
+	      DELTA(&a, &c, fork_count));
+}
+
 static void test_elapsed(struct __test_metadata *_metadata)
 {
 	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
@@ -681,6 +730,11 @@ TEST_F(counters, syscall_loop)
 TEST_F(counters, shared_with_children)
 {
 	test_shared(_metadata);
+}
+
+TEST_F(counters, child_ns_folds)
+{
+	test_child_ns_folds(_metadata);
 }
 
 TEST_F(counters, elapsed)
