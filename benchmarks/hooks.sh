@@ -11,7 +11,8 @@
 # booted BENCH_ICOUNT_BOOTS times to show it). Table 2, wall clock under
 # TCG (no icount, BENCH_BOOTS boots per kernel): what the host's time says,
 # with its noise; read the spread before the ratio.
-# Writes benchmarks/results/hooks.txt; the raw console logs stay in build/bench/.
+# Writes benchmarks/results/hooks.txt and its chart hooks.svg
+# (benchmarks/plot_hooks.py); the raw console logs stay in build/bench/.
 #
 #   benchmarks/hooks.sh     # BENCH_ICOUNT_BOOTS=2 BENCH_BOOTS=3
 set -euo pipefail
@@ -90,3 +91,4 @@ table() {
 	echo "#    ns per call: median of the boots' medians (their range); noisy, see table 1"
 	table wall ns/call
 } | tee "$out"
+"$top/benchmarks/plot_hooks.py" "$out" -o "${out%.txt}.svg"

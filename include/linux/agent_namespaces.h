@@ -194,7 +194,9 @@ static inline void agent_ns_set_task_counters(struct task_struct *p,
 static __always_inline bool agent_ns_task_counts(struct task_struct *tsk)
 {
 #ifdef CONFIG_GENERIC_ENTRY
-	return test_task_syscall_work(tsk, SYSCALL_AGENT_NS);
+	/* A byte test, where test_bit() loads the word and tests the bit. */
+	return task_thread_info(tsk)->syscall_work &
+	       SYSCALL_WORK_SYSCALL_AGENT_NS;
 #else
 	return READ_ONCE(tsk->agent_counters) &&
 	       static_branch_likely(&agent_ns_counting_key);

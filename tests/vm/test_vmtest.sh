@@ -60,7 +60,8 @@ passed=0 failed=0
 expect() {
 	local want=$1 mode=$2 what=$3 rc=0 got
 	PATH=$work/bin:$PATH FAKE_QEMU_MODE=$mode FAKE_RELEASE=$release VMTEST_LOG_DIR=$work/logs \
-		VMTEST_KERNEL=$work/bzImage "$top/tests/vm/vmtest.sh" >"$work/out" 2>&1 || rc=$?
+		AGENTNS_CACHE_DIR=$work/cache VMTEST_KERNEL=$work/bzImage \
+		"$top/tests/vm/vmtest.sh" >"$work/out" 2>&1 || rc=$?
 	got=PASS
 	((rc == 0)) || got=FAIL
 	if [[ $got == "$want" ]]; then
@@ -83,6 +84,17 @@ expect FAIL old-marker "a console without this run's marker fails"
 expect FAIL other-kernel "a guest running another kernel than the one built fails"
 expect FAIL kunit-fail "a failed KUnit case fails"
 expect FAIL splat "a kernel splat fails the run"
+# CI's output keeps only a tail and its clone is deleted: the last lines
+# name the splat, and the whole console is kept in the cache.
+if tail -n 2 "$work/out" | grep -q "kernel splat.*BUG: KASAN: use-after-free" &&
+	grep -qs 'BUG: KASAN' "$work"/cache/logs/vmtest-normal-*.log; then
+	passed=$((passed + 1))
+	echo "ok - a splat is named last and its console kept"
+else
+	failed=$((failed + 1))
+	echo "not ok - a splat is named last and its console kept"
+	sed 's/^/# /' "$work/out"
+fi
 rm -f "$console"
 
 # --icount (benchmarks/hooks.sh): one vCPU whose clock counts instructions,

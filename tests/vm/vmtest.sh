@@ -190,9 +190,19 @@ check_console() {
 	fi
 	if grep -Eq "$splat" "$console"; then
 		grep -En -A12 "$splat" "$console" | head -n 60 >&2
-		log "FAIL: kernel splat in the console log"
+		# Last, so a log cut to its tail still names the splat.
+		log "FAIL: kernel splat in the console log: $(grep -Em1 "$splat" "$console" | tr -d '\r')"
 		return 1
 	fi
+	return 0
+}
+
+# A failed run's console outlives the checkout (CI's clone is deleted):
+# the whole log, where the output shows only a part.
+keep_console() {
+	local keep
+	keep=${AGENTNS_CACHE_DIR:-$HOME/.cache/agentns}/logs/vmtest-$variant-$(date -u +%Y%m%d-%H%M%S)-$$.log
+	mkdir -p "$(dirname "$keep")" && cp "$1" "$keep" 2>/dev/null && log "console log kept as $keep"
 	return 0
 }
 
@@ -220,8 +230,8 @@ main() {
 	mkdir -p "$log_dir"
 	console=$log_dir/console-$variant.log
 	rm -f "$console"
-	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; exit 1; }
-	check_console "$console" "$nonce" "$(image_release "$kernel")" || exit 1
+	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; keep_console "$console"; exit 1; }
+	check_console "$console" "$nonce" "$(image_release "$kernel")" || { keep_console "$console"; exit 1; }
 	[[ -n $guest_cmd ]] || check_kunit "$console" "${out:+$out/config}"
 }
 
