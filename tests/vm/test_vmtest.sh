@@ -56,6 +56,20 @@ release=7.3.4-agentns-test
 fake_bzimage "$work/bzImage" "$release"
 
 passed=0 failed=0
+# report OK WHAT [FILE...]: tally one check; on failure show FILEs.
+report() {
+	local ok=$1 what=$2
+	shift 2
+	if ((ok)); then
+		passed=$((passed + 1))
+		echo "ok - $what"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $what"
+		sed 's/^/# /' "$@" 2>/dev/null
+	fi
+}
+
 # expect PASS|FAIL MODE DESCRIPTION
 expect() {
 	local want=$1 mode=$2 what=$3 rc=0 got
@@ -65,12 +79,9 @@ expect() {
 	got=PASS
 	((rc == 0)) || got=FAIL
 	if [[ $got == "$want" ]]; then
-		passed=$((passed + 1))
-		echo "ok - $what"
+		report 1 "$what"
 	else
-		failed=$((failed + 1))
-		echo "not ok - $what (vmtest said $got, rc=$rc)"
-		sed 's/^/# /' "$work/out"
+		report 0 "$what (vmtest said $got, rc=$rc)" "$work/out"
 	fi
 }
 
@@ -86,31 +97,20 @@ expect FAIL kunit-fail "a failed KUnit case fails"
 expect FAIL splat "a kernel splat fails the run"
 # CI's output keeps only a tail and its clone is deleted: the last lines
 # name the splat, and the whole console is kept in the cache.
-if tail -n 2 "$work/out" | grep -q "kernel splat.*BUG: KASAN: use-after-free" &&
-	grep -qs 'BUG: KASAN' "$work"/cache/logs/vmtest-normal-*.log; then
-	passed=$((passed + 1))
-	echo "ok - a splat is named last and its console kept"
-else
-	failed=$((failed + 1))
-	echo "not ok - a splat is named last and its console kept"
-	sed 's/^/# /' "$work/out"
-fi
+ok=0
+tail -n 2 "$work/out" | grep -q "kernel splat.*BUG: KASAN: use-after-free" &&
+	grep -qs 'BUG: KASAN' "$work"/cache/logs/vmtest-normal-*.log && ok=1
+report "$ok" "a splat is named last and its console kept" "$work/out"
 rm -f "$console"
 
 # --icount (benchmarks/hooks.sh): one vCPU whose clock counts instructions,
 # or the benchmark's ns per call are not instructions per call.
-argv_file=$work/qemu-argv
-if PATH=$work/bin:$PATH FAKE_QEMU_MODE=good FAKE_RELEASE=$release FAKE_QEMU_ARGV=$argv_file \
+argv_file=$work/qemu-argv ok=0
+PATH=$work/bin:$PATH FAKE_QEMU_MODE=good FAKE_RELEASE=$release FAKE_QEMU_ARGV=$argv_file \
 	VMTEST_LOG_DIR=$work/logs VMTEST_KERNEL=$work/bzImage \
 	"$top/tests/vm/vmtest.sh" --bench --icount --cmd true >"$work/out" 2>&1 &&
-	grep -q -- '-smp 1 -icount shift=0,sleep=off' "$argv_file"; then
-	passed=$((passed + 1))
-	echo "ok - --icount boots one vCPU with an instruction-counting clock"
-else
-	failed=$((failed + 1))
-	echo "not ok - --icount boots one vCPU with an instruction-counting clock"
-	sed 's/^/# /' "$work/out" "$argv_file" 2>/dev/null
-fi
+	grep -q -- '-smp 1 -icount shift=0,sleep=off' "$argv_file" && ok=1
+report "$ok" "--icount boots one vCPU with an instruction-counting clock" "$work/out" "$argv_file"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
