@@ -87,7 +87,7 @@ def svg(rows: list[Row], title: str) -> str:
             label = MODES.get(row.mode, row.mode)
             out.append(f'<text x="{LABEL_W - 6}" y="{y + BAR_H - 4}" text-anchor="end">{escape(label)}</text>')
             out.append(f'<rect x="{LABEL_W}" y="{y}" width="{x(row.ratio) - LABEL_W:.1f}" height="{BAR_H}" fill="{colour}"/>')
-            note = f"{row.ratio:.3f}" if row.mode == "nons" else f"{row.ratio:.3f} ({row.extra:+.0f})"
+            note = f"{row.ratio:.3f}" if row.mode == "nons" else f"{row.ratio:.3f} ({round(row.extra):+d})"
             out.append(f'<text x="{x(row.ratio) + 4:.1f}" y="{y + BAR_H - 4}">{note}</text>')
             y += BAR_H + GAP
         y += PANEL_GAP
