@@ -94,6 +94,10 @@ expect FAIL crash "QEMU failing before it writes a console fails, whatever an ol
 expect FAIL old-marker "a console without this run's marker fails"
 expect FAIL other-kernel "a guest running another kernel than the one built fails"
 expect FAIL kunit-fail "a failed KUnit case fails"
+ok=0
+grep -qs 'agent_ns: pass:8 fail:1' "$work"/cache/logs/vmtest-normal-*.log && ok=1
+report "$ok" "a failed KUnit run keeps its console" "$work/out"
+rm -f "$work"/cache/logs/vmtest-normal-*.log
 expect FAIL splat "a kernel splat fails the run"
 # CI's output keeps only a tail and its clone is deleted: the last lines
 # name the splat, and the whole console is kept in the cache.

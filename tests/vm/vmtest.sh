@@ -174,7 +174,7 @@ check_kunit() {
 }
 
 check_console() {
-	local console=$1 nonce=$2 release=$3 got
+	local console=$1 nonce=$2 release=$3 got first
 	local splat='BUG:|WARNING:|KASAN:|Oops|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|refcount_t:|unreferenced object|UBSAN:|Kernel panic|sleeping function called from invalid context'
 	sed -n '/AGENTNS-VM-BEGIN/,/AGENTNS-VM-END/p' "$console" | grep -v '^AGENTNS-VM\|^KUNIT: ' || true
 	# Not anchored: the firmware's last escape codes share the marker's line.
@@ -188,10 +188,11 @@ check_console() {
 		log "FAIL: the run inside the guest did not finish with rc=0"
 		return 1
 	fi
-	if grep -Eq "$splat" "$console"; then
+	first=$(grep -Em1 "$splat" "$console" | tr -d '\r' || true)
+	if [[ -n $first ]]; then
 		grep -En -A12 "$splat" "$console" | head -n 60 >&2
 		# Last, so a log cut to its tail still names the splat.
-		log "FAIL: kernel splat in the console log: $(grep -Em1 "$splat" "$console" | tr -d '\r')"
+		log "FAIL: kernel splat in the console log: $first"
 		return 1
 	fi
 	return 0
@@ -231,8 +232,9 @@ main() {
 	console=$log_dir/console-$variant.log
 	rm -f "$console"
 	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; keep_console "$console"; exit 1; }
-	check_console "$console" "$nonce" "$(image_release "$kernel")" || { keep_console "$console"; exit 1; }
-	[[ -n $guest_cmd ]] || check_kunit "$console" "${out:+$out/config}"
+	check_console "$console" "$nonce" "$(image_release "$kernel")" &&
+		{ [[ -n $guest_cmd ]] || check_kunit "$console" "${out:+$out/config}"; } ||
+		{ keep_console "$console"; exit 1; }
 }
 
 main
