@@ -232,9 +232,11 @@ main() {
 	console=$log_dir/console-$variant.log
 	rm -f "$console"
 	boot "$kernel" "$stage/initramfs.gz" "$console" || { tail -n 30 "$console" >&2 2>/dev/null; keep_console "$console"; exit 1; }
-	check_console "$console" "$nonce" "$(image_release "$kernel")" &&
-		{ [[ -n $guest_cmd ]] || check_kunit "$console" "${out:+$out/config}"; } ||
-		{ keep_console "$console"; exit 1; }
+	if ! check_console "$console" "$nonce" "$(image_release "$kernel")" ||
+		{ [[ -z $guest_cmd ]] && ! check_kunit "$console" "${out:+$out/config}"; }; then
+		keep_console "$console"
+		exit 1
+	fi
 }
 
 main
