@@ -816,12 +816,6 @@ static void agent_ns_set_syscall_work(bool on)
 #endif
 }
 
-/* copy_process(), under tasklist_lock: the child's bit as of now. */
-void agent_ns_fork_syscall_work(struct task_struct *p)
-{
-	agent_ns_set_task_counters(p, p->nsproxy);
-}
-
 static int agent_ns_enabled_handler(const struct ctl_table *table, int dir,
 				    void *buffer, size_t *lenp, loff_t *ppos)
 {
@@ -898,6 +892,8 @@ late_initcall(agent_ns_late_init);
 
 #if IS_ENABLED(CONFIG_AGENT_NS_KUNIT_TEST)
 #include <kunit/test.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 
 /* Tests of the reaper's verdict: a pure function of limits and clocks. */
 
@@ -1045,12 +1041,87 @@ static void agent_ns_test_signal(struct kunit *test)
 			SIGKILL);
 }
 
+/*
+ * A counter read from another CPU is never half an update. The writer
+ * moves its slot across the 32-bit boundary and back (0xffffffff <->
+ * 0x100000000), so a read split into two 32-bit loads shows 0 or
+ * 0x1ffffffff. Meant for 32-bit kernels (kunit.py --arch=i386); with one
+ * CPU the two only interleave where the writer is preempted.
+ */
+struct agent_ns_tear {
+	struct agent_ns_pcpu __percpu *c;
+	unsigned long flips;
+	bool started;
+};
+
+static int agent_ns_tear_writer(void *arg)
+{
+	struct agent_ns_tear *t = arg;
+
+	agent_ns_add(t->c, AGENT_NS_WRITE_BYTES, 0xffffffffULL);
+	/* Pairs with the reader's acquire: it sees the first value. */
+	smp_store_release(&t->started, true);
+	while (!kthread_should_stop()) {
+		agent_ns_add(t->c, AGENT_NS_WRITE_BYTES, 1);
+		agent_ns_add(t->c, AGENT_NS_WRITE_BYTES, U64_MAX);
+		t->flips++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void agent_ns_test_counter_tear(struct kunit *test)
+{
+	struct agent_ns_tear t = {};
+	unsigned long reads = 0, torn = 0, end;
+	struct task_struct *writer;
+	u64 v, bad = 0;
+	int cpu;
+
+	t.c = alloc_percpu(struct agent_ns_pcpu);
+	KUNIT_ASSERT_NOT_NULL(test, t.c);
+	cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first(cpu_online_mask);
+	writer = kthread_create(agent_ns_tear_writer, &t, "agent_ns_tear");
+	if (IS_ERR(writer)) {
+		free_percpu(t.c);
+		KUNIT_FAIL(test, "kthread_create: %ld", PTR_ERR(writer));
+		return;
+	}
+	kthread_bind(writer, cpu);
+	wake_up_process(writer);
+	/* Pairs with the writer's release of its first value. */
+	while (!smp_load_acquire(&t.started))
+		cond_resched();
+
+	end = jiffies + msecs_to_jiffies(200);
+	while (time_before(jiffies, end)) {
+		v = agent_ns_pcpu_read(per_cpu_ptr(t.c, cpu),
+				       AGENT_NS_WRITE_BYTES);
+		if (v != 0xffffffffULL && v != 0x100000000ULL) {
+			torn++;
+			bad = v;
+		}
+		if (!(++reads % 1024))
+			cond_resched();
+	}
+	kthread_stop(writer);
+	free_percpu(t.c);
+
+	kunit_info(test, "%lu reads of CPU %d's slot over %lu flips",
+		   reads, cpu, t.flips);
+	KUNIT_EXPECT_EQ_MSG(test, torn, 0, "e.g. %#llx", bad);
+	KUNIT_EXPECT_GT(test, t.flips, 0);
+}
+
 static struct kunit_case agent_ns_test_cases[] = {
 	KUNIT_CASE(agent_ns_test_no_limits),
 	KUNIT_CASE(agent_ns_test_created_mid_walk),
 	KUNIT_CASE(agent_ns_test_lifetime),
 	KUNIT_CASE(agent_ns_test_budget),
 	KUNIT_CASE(agent_ns_test_signal),
+	KUNIT_CASE(agent_ns_test_counter_tear),
 	{}
 };
 

@@ -162,8 +162,6 @@ static __always_inline void agent_ns_add(struct agent_ns_pcpu __percpu *c,
 #endif
 }
 
-void agent_ns_fork_syscall_work(struct task_struct *p);
-
 /*
  * Where a task's counts go: the counters of its agent namespace, NULL in
  * the initial one. Set with every change of the task's nsproxy (fork,
@@ -266,7 +264,6 @@ static inline void agent_ns_set_task_counters(struct task_struct *p,
 					      struct nsproxy *nsp) { }
 static inline void agent_ns_count(enum agent_ns_counter counter, u64 delta) { }
 static inline void agent_ns_count_syscall(void) { }
-static inline void agent_ns_fork_syscall_work(struct task_struct *p) { }
 static inline void agent_ns_count_task(struct task_struct *tsk,
 				       enum agent_ns_counter counter) { }
 static inline void agent_ns_count_task_n(struct task_struct *tsk,

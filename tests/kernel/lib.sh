@@ -91,3 +91,26 @@ make_tmp() {
 	rm -rf "$tmp"
 	mkdir -p "$tmp" || fail "cannot create $tmp"
 }
+
+# tracefs at $tracing, mounted here if it was not ($mounted_here is then 1:
+# unmount it when done).
+# shellcheck disable=SC2034 # mounted_here is for the tests that source this file
+require_tracefs() {
+	tracing=/sys/kernel/tracing
+	mounted_here=
+	if [ ! -d "$tracing/events" ]; then
+		if [ -d "$tracing" ] && mount -t tracefs nodev "$tracing" 2>/dev/null; then
+			mounted_here=1
+		fi
+		[ -d "$tracing/events" ] ||
+			skip "tracefs not available at $tracing (kernel without CONFIG_TRACING?)"
+	fi
+}
+
+# The processes in some agent namespace other than the initial one.
+agent_tasks() {
+	for f in /proc/[0-9]*/agent_session; do
+		s=$(cat "$f" 2>/dev/null) || continue
+		[ -n "$s" ] && [ "$s" != "$zero_sid" ] && echo "${f%/agent_session}"
+	done
+}

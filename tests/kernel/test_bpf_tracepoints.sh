@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck disable=SC2154 # shim, helper, tmp, zero_sid and end_* are set by lib.sh
+# shellcheck disable=SC2154 # shim, helper, tmp, tracing, mounted_here... are set by lib.sh
 #
 # The agent_ns tracepoints fire with the right fields: agent_session_start
 # on creation, agent_intent_set with the tag, agent_session_end when the
@@ -14,15 +14,7 @@ require_agentns
 require_root
 require_helper
 
-tracing=/sys/kernel/tracing
-mounted_here=
-if [ ! -d "$tracing/events" ]; then
-	if [ -d "$tracing" ] && mount -t tracefs nodev "$tracing" 2>/dev/null; then
-		mounted_here=1
-	fi
-	[ -d "$tracing/events" ] ||
-		skip "tracefs not available at $tracing (kernel without CONFIG_TRACING?)"
-fi
+require_tracefs
 events=$tracing/events/agent_ns
 check "$events missing on a kernel with agent namespaces" [ -d "$events" ]
 for ev in agent_session_start agent_intent_set agent_session_end; do

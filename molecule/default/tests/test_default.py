@@ -25,6 +25,7 @@ SLOW_TESTS = {
     "test_budget_enforce.sh",
     "test_enforcement_misc",
     "test_reaper_disabled.sh",
+    "test_reaper_idle.sh",
     "test_reaper_escape",
     "test_reaper_lifetime",
     "test_stress",
