@@ -865,7 +865,7 @@ void __init agent_ns_init(void)
 	BUILD_BUG_ON(CLONE_NEWAGENT & CLONE_UPSTREAM_FLAGS);
 	BUILD_BUG_ON(CLONE_NEWAGENT & CLONE_NS_ALL);
 	BUILD_BUG_ON(CLONE_NEWAGENT <= U32_MAX);
-	BUILD_BUG_ON(!is_power_of_2(CLONE_NEWAGENT));
+	BUILD_BUG_ON(hweight64(CLONE_NEWAGENT) != 1);
 	/*
 	 * AGENT_NS, the type in the trees, must name no upstream namespace
 	 * and stay out of every flag unshare(2) accepts (check_unshare_flags()),
@@ -897,7 +897,7 @@ late_initcall(agent_ns_late_init);
 
 /* Tests of the reaper's verdict: a pure function of limits and clocks. */
 
-#define T_SEC	NSEC_PER_SEC
+#define T_SEC	((u64)NSEC_PER_SEC)
 #define T_LIFE	(86400ULL * T_SEC)
 
 static const struct agent_ns_budget t_none;
