@@ -24,6 +24,8 @@
 #   LOCALVERSION  appended to the release (default -agentns)
 #   OUT           where the result goes (default: cache dir keyed by inputs)
 #   JOBS          make -j (default: nproc + 1)
+#   ARCH          kernel architecture, for a 32-bit build: i386 (default: the
+#                 host's; the fragments say 64-bit)
 #
 # Prints "BUILD_OUT=<dir>" last; <dir> holds bzImage or the .deb files,
 # the .config used and build.log. An unchanged input is not rebuilt.
@@ -129,6 +131,7 @@ input_key() {
 	[[ -n ${KSRC:-} ]] || src=$(basename "$src")
 	{
 		echo "src=$src agent_ns=$AGENT_NS patches=$PATCHES target=$TARGET lv=$LOCALVERSION"
+		[[ -z ${ARCH:-} ]] || echo "arch=$ARCH"
 		for f in $(series_paths); do
 			echo "$f $(sha256sum <"$tree/$f" | cut -c1-64)"
 		done

@@ -58,7 +58,8 @@ stage_package() {
 # A real interrupted fleet run: nothing of it may be left (about 12 s).
 stage_infra() { tests/infra/interrupt.sh; }
 
-stage_vm() { tests/vm/vmtest.sh; }
+# The 64-bit VM loop, then the KUnit suite on a 32-bit SMP kernel.
+stage_vm() { tests/vm/vmtest.sh && tests/vm/kunit32.sh; }
 stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 
 # The scenarios run two at a time: their VMs spend much of a scenario

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The agent_ns KUnit suite on a 32-bit SMP kernel: build the series for
+# ARCH=i386 with kernel/configs/agentns_kunit32.config (cached by input hash
+# like every kernel of scripts/build.sh), boot it under qemu-system-i386
+# with two CPUs, and read the suite's tally from the console. 32-bit is
+# where a u64 counter read in two halves tears (agent_ns_test_counter_tear)
+# and where a 64-bit constant truncates to an unsigned long; the 64-bit VM
+# loop (tests/vm/vmtest.sh) cannot see either.
+#
+#   tests/vm/kunit32.sh
+#
+# KUnit reboots the guest when it is done (kunit_shutdown=reboot) and QEMU
+# exits on that reboot, so a run takes about a minute once the kernel is built.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+timeout_s=${KUNIT32_TIMEOUT:-600}
+
+log() { printf '[kunit32 %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+out=$(ARCH=i386 FRAGMENTS="$top/kernel/configs/agentns_kunit32.config" LOCALVERSION=-kunit32 \
+	"$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p')
+[[ -f $out/bzImage ]] || { log "FAIL: no bzImage from scripts/build.sh"; exit 1; }
+grep -qx '# CONFIG_64BIT is not set' "$out/config" || { log "FAIL: $out is not a 32-bit build"; exit 1; }
+
+console=$(mktemp "${TMPDIR:-/tmp}/agentns-kunit32.XXXXXX")
+keep=
+cleanup() { [[ -n $keep ]] || rm -f "$console"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "booting $out/bzImage under qemu-system-i386 (TCG, 2 CPUs)"
+rc=0
+# In the foreground of this script's process group: an interrupt reaches it.
+timeout --foreground "$timeout_s" qemu-system-i386 -nographic -no-reboot -smp 2 -m 256 \
+	-kernel "$out/bzImage" -append "console=ttyS0 kunit_shutdown=reboot" \
+	-serial "file:$console" -monitor none </dev/null || rc=$?
+
+tally=$(grep -o '# agent_ns: pass:[0-9]* fail:[0-9]* skip:[0-9]* total:[0-9]*' "$console" | tail -n1 || true)
+grep -E '^\s*(# |ok |not ok )' "$console" | grep -A3 -E 'agent_ns|counter_tear|not ok' | head -n 40 || true
+verdict=
+if ((rc != 0)); then
+	verdict="QEMU exited with $rc (124: the guest ran out of its $timeout_s s)"
+elif [[ -z $tally ]]; then
+	verdict="no agent_ns KUnit tally in the console"
+elif [[ $tally != *" fail:0 skip:0 "* ]]; then
+	verdict="KUnit agent_ns: ${tally#\# }"
+elif grep -qE 'BUG:|WARNING:|Oops|Kernel panic' "$console"; then
+	verdict="kernel splat: $(grep -Em1 'BUG:|WARNING:|Oops|Kernel panic' "$console")"
+fi
+if [[ -n $verdict ]]; then
+	keep=1
+	tail -n 30 "$console" >&2
+	log "console kept: $console"
+	log "FAIL: $verdict"
+	exit 1
+fi
+echo "KUnit (i386, 2 CPUs) ${tally#\# }"
