@@ -94,7 +94,6 @@ make_tmp() {
 
 # tracefs at $tracing, mounted here if it was not ($mounted_here is then 1:
 # unmount it when done).
-# shellcheck disable=SC2034 # mounted_here is for the tests that source this file
 require_tracefs() {
 	tracing=/sys/kernel/tracing
 	mounted_here=
@@ -105,6 +104,33 @@ require_tracefs() {
 		[ -d "$tracing/events" ] ||
 			skip "tracefs not available at $tracing (kernel without CONFIG_TRACING?)"
 	fi
+}
+
+# A private trace instance, $inst, with EVENTS enabled (a directory under
+# events/: a system such as agent_ns, or one event such as
+# workqueue/workqueue_execute_start), so nobody else's tracing is disturbed.
+# Skips where tracefs has no instances or no such events. trace_cleanup
+# removes it and unmounts what require_tracefs mounted.
+trace_instance() {
+	inst=$tracing/instances/$1_$$
+	inst_events=$2
+	mkdir "$inst" 2>/dev/null ||
+		skip "cannot create a trace instance under $tracing/instances"
+	[ -e "$inst/events/$inst_events/enable" ] || skip "no $inst_events events"
+	echo 1 >"$inst/events/$inst_events/enable" ||
+		fail "cannot enable $inst_events"
+	echo 1 >"$inst/tracing_on"
+}
+
+trace_cleanup() {
+	if [ -n "${inst:-}" ] && [ -d "$inst" ]; then
+		echo 0 >"$inst/events/$inst_events/enable" 2>/dev/null
+		rmdir "$inst" 2>/dev/null
+	fi
+	if [ -n "${mounted_here:-}" ]; then
+		umount "$tracing" 2>/dev/null
+	fi
+	return 0
 }
 
 # The processes in some agent namespace other than the initial one.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck disable=SC2154 # shim, helper, tmp, tracing, mounted_here... are set by lib.sh
+# shellcheck disable=SC2154 # shim, helper, tmp, tracing, inst... are set by lib.sh
 #
 # The agent_ns tracepoints fire with the right fields: agent_session_start
 # on creation, agent_intent_set with the tag, agent_session_end when the
@@ -23,26 +23,15 @@ for ev in agent_session_start agent_intent_set agent_session_end; do
 done
 
 make_tmp
-inst=$tracing/instances/agentns_test_$$
 bt=
 cleanup() {
 	[ -n "$bt" ] && kill "$bt" 2>/dev/null
-	if [ -d "$inst" ]; then
-		echo 0 >"$inst/events/agent_ns/enable" 2>/dev/null
-		rmdir "$inst" 2>/dev/null
-	fi
-	[ -n "$mounted_here" ] && umount "$tracing" 2>/dev/null
+	trace_cleanup
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-mkdir "$inst" 2>/dev/null ||
-	skip "cannot create a trace instance under $tracing/instances"
-# shellcheck disable=SC2016 # expanded by eval, on purpose
-check "cannot enable agent_ns events" \
-	eval 'echo 1 >"$inst/events/agent_ns/enable"'
-echo 1 >"$inst/tracing_on"
+trace_instance agentns_test agent_ns
 
 tag=tp-intent-$$
 out=$("$helper" create -i "$tag" -o 7 -w 1000) ||

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck disable=SC2154 # helper, tmp, tracing and mounted_here are set by lib.sh
+# shellcheck disable=SC2154 # helper, tmp and inst are set by lib.sh
 #
 # The reaper sleeps while no agent namespace exists: creating one queues a
 # walk, that walk finds nothing alive and queues no other. A reaper that
@@ -25,25 +25,13 @@ busy=$(agent_tasks | tr '\n' ' ')
 	skip "agent namespaces alive (in $busy): the reaper rightly stays armed"
 
 make_tmp
-inst=$tracing/instances/agentns_idle_$$
-ev=workqueue/workqueue_execute_start
 cleanup() {
-	if [ -d "$inst" ]; then
-		echo 0 >"$inst/events/$ev/enable" 2>/dev/null
-		rmdir "$inst" 2>/dev/null
-	fi
-	[ -n "$mounted_here" ] && umount "$tracing" 2>/dev/null
+	trace_cleanup
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-mkdir "$inst" 2>/dev/null ||
-	skip "cannot create a trace instance under $tracing/instances"
-[ -e "$inst/events/$ev/enable" ] || skip "no $ev tracepoint"
-# shellcheck disable=SC2016 # expanded by eval, on purpose
-check "cannot enable $ev" eval 'echo 1 >"$inst/events/$ev/enable"'
-echo 1 >"$inst/tracing_on"
+trace_instance agentns_idle workqueue/workqueue_execute_start
 
 walks() {
 	grep -c 'function agent_ns_reap$' "$inst/trace"
