@@ -17,6 +17,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout_s=${KUNIT32_TIMEOUT:-600}
 
 log() { printf '[kunit32 %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+# shellcheck source=tests/vm/lib.sh
+. "$top/tests/vm/lib.sh"
 
 out=$(ARCH=i386 FRAGMENTS="$top/kernel/configs/agentns_kunit32.config" LOCALVERSION=-kunit32 \
 	"$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p')
@@ -36,18 +38,15 @@ timeout --foreground "$timeout_s" qemu-system-i386 -nographic -no-reboot -smp 2 
 	-kernel "$out/bzImage" -append "console=ttyS0 kunit_shutdown=reboot" \
 	-serial "file:$console" -monitor none </dev/null || rc=$?
 
-tally=$(grep -o '# agent_ns: pass:[0-9]* fail:[0-9]* skip:[0-9]* total:[0-9]*' "$console" | tail -n1 || true)
 # The suite's KTAP lines (each after printk's timestamp).
 grep -E '(^|\] )\s*(# |ok |not ok |Expected |e\.g\. )' "$console" | grep -vE 'Subtest|^\S*\s*1\.\.' | sed 's/^\[[^]]*\] //' | head -n 40 || true
 verdict=
 if ((rc != 0)); then
 	verdict="QEMU exited with $rc (124: the guest ran out of its $timeout_s s)"
-elif [[ -z $tally ]]; then
-	verdict="no agent_ns KUnit tally in the console"
-elif [[ $tally != *" fail:0 skip:0 "* ]]; then
-	verdict="KUnit agent_ns: ${tally#\# }"
-elif grep -qE 'BUG:|WARNING:|Oops|Kernel panic' "$console"; then
-	verdict="kernel splat: $(grep -Em1 'BUG:|WARNING:|Oops|Kernel panic' "$console")"
+elif ! check_kunit "$console" "$out/config"; then
+	verdict="the agent_ns KUnit suite on i386"
+elif grep -qE "$kernel_splat" "$console"; then
+	verdict="kernel splat: $(grep -Em1 "$kernel_splat" "$console")"
 fi
 if [[ -n $verdict ]]; then
 	keep=1
@@ -56,4 +55,3 @@ if [[ -n $verdict ]]; then
 	log "FAIL: $verdict"
 	exit 1
 fi
-echo "KUnit (i386, 2 CPUs) ${tally#\# }"

@@ -32,6 +32,8 @@ done
 
 qemu_pid=
 log() { printf '[vmtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+# shellcheck source=tests/vm/lib.sh
+. "$top/tests/vm/lib.sh"
 
 # normal boots the fleet's kernel config: the very build the agentns_build
 # role installs on the test fleet (same release suffix, same cache entry),
@@ -163,24 +165,8 @@ image_release() {
 	file -bL "$1" | sed -n 's/.*, version \([^ ]*\) .*/\1/p'
 }
 
-# KUnit's tally for the agent_ns suite, when the kernel has it.
-check_kunit() {
-	local console=$1 config=$2 tally
-	tally=$(grep -o '# agent_ns: pass:[0-9]* fail:[0-9]* skip:[0-9]* total:[0-9]*' "$console" | tail -n1 || true)
-	if [[ -z $tally ]]; then
-		if [[ -n $config ]] && grep -qx 'CONFIG_AGENT_NS_KUNIT_TEST=y' "$config"; then
-			log "FAIL: the kernel has the agent_ns KUnit suite but it reported nothing"
-			return 1
-		fi
-		return 0
-	fi
-	echo "KUnit ${tally#\# }"
-	[[ $tally == *" fail:0 skip:0 "* ]] || { log "FAIL: KUnit agent_ns: $tally"; return 1; }
-}
-
 check_console() {
 	local console=$1 nonce=$2 release=$3 got first
-	local splat='BUG:|WARNING:|KASAN:|Oops|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|refcount_t:|unreferenced object|UBSAN:|Kernel panic|sleeping function called from invalid context'
 	sed -n '/AGENTNS-VM-BEGIN/,/AGENTNS-VM-END/p' "$console" | grep -v '^AGENTNS-VM\|^KUNIT: ' || true
 	# Not anchored: the firmware's last escape codes share the marker's line.
 	got=$(sed -n "s/.*AGENTNS-VM-BEGIN $nonce //p" "$console" | tr -d '\r')
@@ -193,9 +179,9 @@ check_console() {
 		log "FAIL: the run inside the guest did not finish with rc=0"
 		return 1
 	fi
-	first=$(grep -Em1 "$splat" "$console" | tr -d '\r' || true)
+	first=$(grep -Em1 "$kernel_splat" "$console" | tr -d '\r' || true)
 	if [[ -n $first ]]; then
-		grep -En -A12 "$splat" "$console" | head -n 60 >&2
+		grep -En -A12 "$kernel_splat" "$console" | head -n 60 >&2
 		# Last, so a log cut to its tail still names the splat.
 		log "FAIL: kernel splat in the console log: $first"
 		return 1
