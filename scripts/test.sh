@@ -74,6 +74,23 @@ stage_vm_debug() { tests/vm/vmtest.sh --debug; }
 read -ra molecule_scenarios <<<"${AGENTNS_MOLECULE_SCENARIOS:-default fallback}"
 molecule_parallel=${AGENTNS_MOLECULE_PARALLEL:-2}
 
+# Under TCG each module run costs its host about 4 s of CPU, nearly all of it
+# starting Python and importing Ansible's module_utils; Mitogen
+# (requirements-dev.txt) keeps one interpreter per host for the whole run
+# (20 module runs: 82 s of guest CPU with Ansible's own strategy, 11 s with
+# Mitogen's; docs/benchmarks.md). The scenarios named here run under
+# molecule/resources/strategy/mitogen_unpinned.py (Mitogen's linear strategy,
+# its CPU pinning off); the others, and every run of the collection outside
+# this script, under Ansible's own. Mitogen's SSH checks host keys itself (the
+# VMs' keys are new each boot). AGENTNS_MOLECULE_MITOGEN="" runs all of them
+# without it.
+molecule_mitogen=${AGENTNS_MOLECULE_MITOGEN-default fallback}
+molecule_env() {
+	[[ " $molecule_mitogen " == *" $1 "* ]] || return 0
+	printf '%s\n' "ANSIBLE_STRATEGY_PLUGINS=$top/molecule/resources/strategy" \
+		ANSIBLE_STRATEGY=mitogen_unpinned ANSIBLE_HOST_KEY_CHECKING=False
+}
+
 # A cold run builds the VM image while the kernels compile (it is mostly
 # downloads and dpkg); warm, it is a cache hit. build-image.sh takes a lock,
 # so a scenario's create never builds it a second time.
@@ -86,12 +103,15 @@ start_image_build() {
 
 run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
+	local -a strategy
+	mapfile -t strategy < <(molecule_env "$scenario")
 	rm -f "$top/build/molecule/$scenario.ansible.log"
 	# A session of its own: a background job ignores SIGINT, so an
 	# interrupt reaches Molecule only through stop_scenarios.
 	# Ansible's own log (every ansible-playbook of the scenario, nested runs
 	# too) stamps each task with the time: where a run spends it.
-	ANSIBLE_LOG_PATH=$top/build/molecule/$scenario.ansible.log setsid molecule test -s "$scenario" >"$log" 2>&1 &
+	env "${strategy[@]}" ANSIBLE_LOG_PATH="$top/build/molecule/$scenario.ansible.log" \
+		setsid molecule test -s "$scenario" >"$log" 2>&1 &
 	echo "$!" >"$top/build/molecule/$scenario.pid"
 	wait "$!" || rc=$?
 	rm -f "$top/build/molecule/$scenario.pid"
@@ -253,6 +273,11 @@ main() {
 if [[ ${1:-} == --plan ]]; then
 	shift
 	plan_stages "$@"
+	exit
+fi
+# The environment a scenario's Molecule run gets (nothing is run).
+if [[ ${1:-} == --molecule-env ]]; then
+	molecule_env "$2"
 	exit
 fi
 # One stage alone, nothing set up (start_side_stage).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,46 @@ def test_quick_stages_run_beside_molecule() -> None:
 
 def test_the_plan_of_a_whole_run_is_that_of_every_stage() -> None:
     assert plan() == plan("lint", "sanity", "unit", "package", "infra", "vm", "vm-debug", "molecule")
+
+
+def molecule_env(scenario: str, mitogen: str | None = None) -> list[str]:
+    env = dict(os.environ)
+    env.pop("AGENTNS_MOLECULE_MITOGEN", None)
+    if mitogen is not None:
+        env["AGENTNS_MOLECULE_MITOGEN"] = mitogen
+    result = subprocess.run(["bash", str(TEST_SH), "--molecule-env", scenario], capture_output=True, text=True, timeout=60, check=True, env=env)
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize("scenario", ["default", "fallback"])
+def test_ci_scenarios_run_under_mitogen_unpinned(scenario: str) -> None:
+    env = dict(item.split("=", 1) for item in molecule_env(scenario))
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_unpinned"
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_unpinned.py").is_file()
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "False"
+
+
+PIN_CHECK = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import mitogen_unpinned
+import ansible_mitogen.affinity, ansible_mitogen.strategy
+assert issubclass(mitogen_unpinned.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
+before = os.sched_getaffinity(0)
+policy = ansible_mitogen.affinity.policy
+policy.assign_controller(); policy.assign_worker(); policy.assign_muxprocess(0)
+print(before == os.sched_getaffinity(0))
+"""
+
+
+def test_the_strategy_pins_no_process_to_a_cpu() -> None:
+    """Mitogen's own policy puts Ansible, and so the VMs, on one of 2 CPUs."""
+    strategy_dir = TEST_SH.parents[1] / "molecule/resources/strategy"
+    result = subprocess.run([sys.executable, "-c", PIN_CHECK, str(strategy_dir)], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "True"
+
+
+def test_other_scenarios_and_the_switch_keep_ansibles_own_strategy() -> None:
+    assert molecule_env("smoke") == []
+    assert molecule_env("default", mitogen="") == []
+    assert molecule_env("default", mitogen="fallback") == []
