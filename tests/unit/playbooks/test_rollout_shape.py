@@ -150,3 +150,10 @@ def test_an_unreachable_host_counts_against_the_batch_failure_limit(tmp_path: Pa
     # later1, in the next batch, was never reached.
     assert rollout_batches(result.stdout) == 1, output
     assert "later1" not in output.split("PLAY RECAP")[0], output
+
+
+def test_the_report_leaves_the_controller_and_the_build_host_alone(tmp_path: Path) -> None:
+    """The report's tasks run with become: on the controller that asks an operator's laptop for sudo."""
+    result = run_playbook(REPO / "deploy.yml", fleet(tmp_path, 3), "--list-hosts", "-e", "agentns_build_host=web3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rollout_stages(result.stdout, "Report each host's kernel, session id and sysctls") == [{"web1", "web2"}]
