@@ -404,6 +404,63 @@ def qmp_status(vm: Vm) -> str | None:
     return str(status) if status else None
 
 
+def thread_cpu(pid: int) -> dict[str, tuple[str, str, int]]:
+    """Each thread of a process: tid -> (name, state, utime + stime in ticks)."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        threads[task.name] = (name, fields[0], int(fields[11]) + int(fields[12]))
+    return threads
+
+
+GUEST_PROBES: list[tuple[str, dict[str, Any] | None]] = [
+    ("query-status", None),
+    ("query-cpus-fast", None),
+    ("human-monitor-command", {"command-line": "info registers"}),
+    ("human-monitor-command", {"command-line": "info lapic"}),
+]
+
+
+def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
+    """Keep what a guest looked like before it is reset, in its directory.
+
+    Guests under TCG have frozen silently in early boot, now and then, under
+    the suite's heaviest load; the vCPU's registers and local APIC, and whether
+    QEMU's vCPU thread was spinning or asleep over sample_seconds, tell a
+    guest halted for an interrupt that never came from one looping. Best
+    effort: a probe that fails is written down as failed.
+    """
+    lines = [f"# {vm.name}: {why}", f"# console last written {time.time() - console_mtime(vm):.0f} s ago"]
+    for command, arguments in GUEST_PROBES:
+        label = arguments["command-line"] if arguments else command
+        try:
+            reply = qmp(vm.qmp, command, arguments).get("return")
+        except (OSError, ValueError, FleetError) as err:
+            reply = f"failed: {err}"
+        lines += [f"## {label}", reply if isinstance(reply, str) else json.dumps(reply, indent=1)]
+    before = thread_cpu(vm.pid)
+    time.sleep(sample_seconds)
+    after = thread_cpu(vm.pid)
+    lines.append(f"## QEMU threads: name, state, CPU ticks used in {sample_seconds:g} s")
+    for tid, (name, state, ticks) in sorted(after.items()):
+        lines.append(f"{tid} {name} {state} {ticks - before.get(tid, (name, state, ticks))[2]}")
+    path = Path(vm.dir) / f"guest-state-{int(time.time())}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def console_mtime(vm: Vm) -> float:
+    try:
+        return os.stat(vm.console).st_mtime
+    except OSError:
+        return 0.0
+
+
 def console_size(vm: Vm) -> int:
     try:
         return os.stat(vm.console).st_size
@@ -1066,6 +1123,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if not pid_is_ours(vm):
         raise FleetError(f"VM {vm.name} is not running")
     since = time.time()
+    say(f"{vm.name}: its state before the reset: {record_guest_state(vm, 'before a power-cycle (fleet.py reset)')}")
     watch = watch_vm(vm)  # only console output after the reset counts
     qmp(vm.qmp, "system_reset")
     say(f"{vm.name} power-cycled (QMP system_reset)")

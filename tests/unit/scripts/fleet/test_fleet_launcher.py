@@ -313,6 +313,22 @@ def test_reset_wait_comes_back(fleet, env):
     fleet.main(["down", "--state-dir", str(env["state"])])
 
 
+def test_reset_keeps_the_guest_state_from_before(fleet, env, capsys):
+    """A guest frozen under TCG leaves its vCPU state and QEMU's thread CPU behind, for whoever reads the failure."""
+    assert up(fleet, env) == 0
+    capsys.readouterr()
+    assert fleet.main(["reset", "vm-1", "--state-dir", str(env["state"])]) == 0
+    (kept,) = (env["state"] / "vm-1").glob("guest-state-*.txt")
+    assert str(kept) in capsys.readouterr().err
+    text = kept.read_text()
+    assert '"status": "running"' in text
+    # The fake QEMU knows no HMP: a probe that fails is noted, the reset goes on.
+    assert "## info registers\nfailed: QMP human-monitor-command failed" in text
+    threads = text.split("## QEMU threads: name, state, CPU ticks used in 1 s\n")[1].splitlines()
+    assert threads and all(len(line.split()) >= 4 for line in threads)
+    fleet.main(["down", "--state-dir", str(env["state"])])
+
+
 def test_reset_wait_judges_only_the_new_boot(fleet, env, monkeypatch, capsys):
     # The console of the boot before the reset ends in login:; silence after
     # the reset is a stuck boot, not "SSH does not answer after login:".
