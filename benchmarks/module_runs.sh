@@ -35,8 +35,8 @@ run() {
 		'BEGIN { printf "%-18s wall %6.1f s  guest CPU %6.1f s\n", n, b - a, t / hz }'
 }
 
-mitogen=(ANSIBLE_STRATEGY_PLUGINS="$top/molecule/resources/strategy" ANSIBLE_STRATEGY=mitogen_unpinned
-	ANSIBLE_HOST_KEY_CHECKING=False)
+# The environment scripts/test.sh gives a scenario under Mitogen.
+mapfile -t mitogen < <(AGENTNS_MOLECULE_MITOGEN=bench "$top/scripts/test.sh" --molecule-env bench)
 for round in 1 2; do
 	run "linear-$round" ANSIBLE_STRATEGY=linear
 	run "mitogen-$round" "${mitogen[@]}"
