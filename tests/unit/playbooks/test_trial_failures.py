@@ -48,3 +48,14 @@ def test_the_last_failure_is_the_recorded_one() -> None:
     # Every later step of a failed host is skipped, not run against a hung host.
     checks = next(task for task in tasks if task.get("name") == "Check the kernel the host came back on")
     assert checks["when"] == "agentns_install_trial_error | length == 0"
+
+
+def test_kexec_tools_missing_from_the_lists_refreshes_them_whatever_their_age() -> None:
+    # The test fleet's image empties its package lists when it is built; a
+    # cold run used it within the hour, so cache_valid_time skipped the
+    # refresh and the kexec host fell back to a full reboot (2026-12-05).
+    tasks = list(walk(yaml.safe_load(TRIAL.read_text())))
+    retry = next(task for task in tasks if task.get("name") == "Install kexec-tools with fresh package lists")
+    assert retry["when"] == "agentns_install_kexec_tools_cached is failed"
+    assert retry["ansible.builtin.apt"]["update_cache"] is True
+    assert "cache_valid_time" not in retry["ansible.builtin.apt"]
