@@ -101,6 +101,37 @@ start_image_build() {
 	image_pid=$!
 }
 
+# A cold run builds three kernels (the fleet's, the debug one, the 32-bit
+# KUnit one) and the machine is busy from the first minute, so it ends when
+# the work is done, unless one guest runs alone at the end with a core idle.
+# That was vm-debug: its kernel build started only with its stage. So every
+# kernel the stages need is built from the start, one after the other (the
+# fleet's first: both scenarios wait for it), and each stage finds its build
+# in the cache or waits on its lock (scripts/build.sh). Warm, these are cache
+# hits.
+kernel_builds() {
+	[[ " $* " == *" molecule "* || " $* " == *" vm "* ]] && echo "tests/vm/vmtest.sh --build-only"
+	[[ " $* " == *" vm-debug "* ]] && echo "tests/vm/vmtest.sh --debug --build-only"
+	[[ " $* " == *" vm "* ]] && echo "tests/vm/kunit32.sh --build-only"
+	return 0
+}
+
+kernels_pid=
+start_kernel_builds() {
+	local -a builds
+	mapfile -t builds < <(kernel_builds "$@")
+	((${#builds[@]})) || return 0
+	mkdir -p "$top/build"
+	setsid bash -c "$(printf '%s; ' "${builds[@]}")" >"$top/build/kernels.log" 2>&1 &
+	kernels_pid=$!
+}
+
+# A stage whose build failed has run it again and said so: nothing to report.
+stop_kernel_builds() {
+	[[ -n $kernels_pid ]] && kill -TERM -- "-$kernels_pid" 2>/dev/null
+	return 0
+}
+
 run_scenario() {
 	local scenario=$1 log=$top/build/molecule/$1.log start=$SECONDS rc=0
 	local -a strategy
@@ -226,8 +257,9 @@ main() {
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
 	[[ " ${stages[*]} " == *" molecule "* ]] && start_image_build
+	start_kernel_builds "${stages[@]}"
 
-	trap 'log "interrupted: stopping what this run started"; stop_side_stages; stop_scenarios; exit 130' INT TERM
+	trap 'log "interrupted: stopping what this run started"; stop_kernel_builds; stop_side_stages; stop_scenarios; exit 130' INT TERM
 	local passed=0 failed=0 s start rc
 	local -a report=()
 	local i j
@@ -263,6 +295,7 @@ main() {
 			report+=("FAILED $s ($((SECONDS - start)) s)")
 		fi
 	done
+	stop_kernel_builds
 	printf '\n'
 	printf '%s\n' "${report[@]}"
 	echo "$passed passed, $failed failed"
@@ -278,6 +311,13 @@ fi
 # The environment a scenario's Molecule run gets (nothing is run).
 if [[ ${1:-} == --molecule-env ]]; then
 	molecule_env "$2"
+	exit
+fi
+# The kernel builds a run of these stages starts first (nothing is run).
+if [[ ${1:-} == --kernel-builds ]]; then
+	shift
+	(($#)) || set -- "${all_stages[@]}"
+	kernel_builds "$@"
 	exit
 fi
 # One stage alone, nothing set up (start_side_stage).

@@ -8,6 +8,7 @@
 # loop (tests/vm/vmtest.sh) cannot see either.
 #
 #   tests/vm/kunit32.sh
+#   tests/vm/kunit32.sh --build-only    # build (or find cached) only, print its dir
 #
 # KUnit reboots the guest when it is done (kunit_shutdown=reboot) and QEMU
 # exits on that reboot, so a run takes about a minute once the kernel is built.
@@ -24,6 +25,10 @@ out=$(ARCH=i386 FRAGMENTS="$top/kernel/configs/agentns_kunit32.config" LOCALVERS
 	"$top/scripts/build.sh" | sed -n 's/^BUILD_OUT=//p')
 [[ -f $out/bzImage ]] || { log "FAIL: no bzImage from scripts/build.sh"; exit 1; }
 grep -qx 'CONFIG_X86_32=y' "$out/config" || { log "FAIL: $out is not a 32-bit build"; exit 1; }
+if [[ ${1:-} == --build-only ]]; then
+	echo "$out"
+	exit 0
+fi
 
 console=$(mktemp "${TMPDIR:-/tmp}/agentns-kunit32.XXXXXX")
 keep=

@@ -11,12 +11,14 @@
 #   tests/vm/vmtest.sh --cmd 'sh /suite/bench/run.sh'     # run something else
 #   tests/vm/vmtest.sh --bench[-n] --icount --cmd ...     # hook benchmark guests
 #   VMTEST_KERNEL=path/to/bzImage tests/vm/vmtest.sh      # boot a kernel built elsewhere
+#   tests/vm/vmtest.sh [--debug] --build-only   # build (or find cached) only, print its dir
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 variant=normal
 guest_cmd=
 icount=
+build_only=
 while (($#)); do
 	case $1 in
 	--debug) variant=debug ;;
@@ -24,8 +26,9 @@ while (($#)); do
 	--bench) variant=bench ;;
 	--bench-n) variant=bench-n ;;
 	--icount) icount=1 ;;
+	--build-only) build_only=1 ;;
 	--cmd) guest_cmd=$2; shift ;;
-	*) echo "usage: $0 [--debug|--stock|--bench|--bench-n] [--icount] [--cmd CMD]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--debug|--stock|--bench|--bench-n] [--icount] [--cmd CMD] [--build-only]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -200,6 +203,12 @@ keep_console() {
 
 main() {
 	local out console nonce kernel=${VMTEST_KERNEL:-}
+	if [[ -n $build_only ]]; then
+		out=$(build_kernel)
+		[[ -n $out ]] || { log "kernel build failed"; exit 1; }
+		echo "$out"
+		return
+	fi
 	stage=$(mktemp -d /tmp/agentns-vmtest.XXXXXX)
 	trap 'rm -rf "$stage"' EXIT
 	trap '[[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null; log interrupted; exit 130' INT TERM

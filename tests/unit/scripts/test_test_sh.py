@@ -48,6 +48,35 @@ def test_the_plan_of_a_whole_run_is_that_of_every_stage() -> None:
     assert plan() == plan("lint", "sanity", "unit", "package", "infra", "vm", "vm-debug", "molecule")
 
 
+def kernel_builds(*stages: str) -> list[str]:
+    result = subprocess.run(["bash", str(TEST_SH), "--kernel-builds", *stages], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.splitlines()
+
+
+FLEET = "tests/vm/vmtest.sh --build-only"
+DEBUG = "tests/vm/vmtest.sh --debug --build-only"
+KUNIT32 = "tests/vm/kunit32.sh --build-only"
+
+
+def test_a_whole_run_builds_every_kernel_from_the_start_the_fleets_first() -> None:
+    # The scenarios wait for the fleet's kernel; vm-debug's guest must not
+    # be left to run alone at the end of a cold run.
+    assert kernel_builds() == [FLEET, DEBUG, KUNIT32]
+
+
+@pytest.mark.parametrize(
+    ("stages", "builds"),
+    [
+        (("lint", "unit"), []),
+        (("molecule",), [FLEET]),
+        (("vm-debug",), [DEBUG]),
+        (("vm",), [FLEET, KUNIT32]),
+    ],
+)
+def test_only_the_kernels_the_stages_need_are_built(stages: tuple[str, ...], builds: list[str]) -> None:
+    assert kernel_builds(*stages) == builds
+
+
 def molecule_env(scenario: str, mitogen: str | None = None) -> list[str]:
     env = dict(os.environ)
     env.pop("AGENTNS_MOLECULE_MITOGEN", None)
