@@ -30,9 +30,10 @@ stage_lint() {
 
 stage_sanity() { scripts/ansible-test-sanity.sh; }
 
-# pytest exits 5 when it collects nothing: that is a broken suite here.
+# pytest exits 5 when it collects nothing: that is a broken suite here. The
+# ten slowest tests are listed: the stage is a good part of a run's CPU.
 # test_vmtest.sh: the VM loop's verdicts against a faked QEMU.
-stage_unit() { python -m pytest -q tests/unit && tests/vm/test_vmtest.sh; }
+stage_unit() { python -m pytest -q --durations=10 tests/unit && tests/vm/test_vmtest.sh; }
 
 # The collection as Galaxy and AWX get it: the tarball builds and installs, and
 # ansible-builder makes an execution environment's build context from it (the
