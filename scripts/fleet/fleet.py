@@ -418,6 +418,8 @@ def thread_cpu(pid: int) -> dict[str, tuple[str, str, int]]:
     return threads
 
 
+# How long record_guest_state watches the console after its stop/cont kick.
+KICK_SECONDS = 10.0
 GUEST_PROBES: list[tuple[str, dict[str, Any] | None]] = [
     ("query-status", None),
     ("query-cpus-fast", None),
@@ -449,9 +451,32 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     lines.append(f"## QEMU threads: name, state, CPU ticks used in {sample_seconds:g} s")
     for tid, (name, state, ticks) in sorted(after.items()):
         lines.append(f"{tid} {name} {state} {ticks - before.get(tid, (name, state, ticks))[2]}")
+    lines += kick(vm)
     path = Path(vm.dir) / f"guest-state-{int(time.time())}.txt"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def kick(vm: Vm) -> list[str]:
+    """Pause and resume a running guest, then watch its console for a while.
+
+    In the freezes seen so far QEMU's threads were all asleep while the vCPU
+    was not halted (twice in GRUB right after "Loading initial ramdisk", once
+    in 6.1's decompressor), which looks like a wake-up QEMU lost rather than
+    a guest that hangs. A stop/cont wakes the vCPU thread: a console that
+    moves on afterwards says so. The reset follows either way.
+    """
+    try:
+        if qmp(vm.qmp, "query-status").get("return", {}).get("status") != "running":
+            return []
+        before = console_size(vm)
+        qmp(vm.qmp, "stop")
+        qmp(vm.qmp, "cont")
+    except (OSError, ValueError, FleetError) as err:
+        return ["## stop/cont kick", f"failed: {err}"]
+    time.sleep(KICK_SECONDS)
+    grown = console_size(vm) - before
+    return ["## stop/cont kick", f"the console grew by {grown} bytes in the {KICK_SECONDS:g} s after it"]
 
 
 def console_mtime(vm: Vm) -> float:
@@ -620,7 +645,8 @@ def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, 
 
 def qemu_argv(vm: Vm) -> list[str]:
     options = [
-        ("-name", f"agentns-{vm.name}"),
+        # debug-threads: the vCPU thread is "CPU 0/TCG" in guest-state-*.txt.
+        ("-name", f"agentns-{vm.name},debug-threads=on"),
         ("-machine", "pc"),  # BIOS, boots GRUB from the disk like the fleet's hosts
         ("-accel", "tcg"),
         ("-smp", str(vm.smp)),

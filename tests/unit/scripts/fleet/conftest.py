@@ -22,6 +22,7 @@ def fleet(monkeypatch):
     # The same waits, at test speed.
     monkeypatch.setattr(module, "POLL_INTERVAL", 0.05, raising=False)
     monkeypatch.setattr(module, "QMP_POLL_INTERVAL", 0.1, raising=False)
+    monkeypatch.setattr(module, "KICK_SECONDS", 0.5, raising=False)
     return module
 
 

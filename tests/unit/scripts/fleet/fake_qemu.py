@@ -5,7 +5,7 @@
 Started through a wrapper that sets argv[0] to qemu-system-x86_64, so
 /proc/PID/cmdline looks like a real QEMU's. It honours the options fleet.py
 relies on: `-serial file:PATH` (the console log), `-qmp unix:PATH,...` (a QMP
-server: qmp_capabilities, query-status, system_reset, quit), the SSH hostfwd
+server: qmp_capabilities, query-status, stop, cont, system_reset, quit), the SSH hostfwd
 port (a listener that sends an SSH banner once the "guest" is up), and
 -daemonize/-pidfile (so the tests also run against older fleet.py versions).
 
@@ -126,6 +126,8 @@ def serve_qmp(conn: socket.socket) -> None:
         reply: dict[str, object] = {"return": {}}
         if command == "query-status":
             reply = {"return": {"status": status, "running": status == "running"}}
+        elif command in ("stop", "cont"):
+            write(f"[  100.000000] qmp {command}")
         elif command not in ("qmp_capabilities", "system_reset", "quit"):
             reply = {"error": {"class": "CommandNotFound", "desc": command}}
         conn.sendall(json.dumps(reply).encode() + b"\n")

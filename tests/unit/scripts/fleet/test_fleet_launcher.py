@@ -324,8 +324,13 @@ def test_reset_keeps_the_guest_state_from_before(fleet, env, capsys):
     assert '"status": "running"' in text
     # The fake QEMU knows no HMP: a probe that fails is noted, the reset goes on.
     assert "## info registers\nfailed: QMP human-monitor-command failed" in text
-    threads = text.split("## QEMU threads: name, state, CPU ticks used in 1 s\n")[1].splitlines()
+    threads = text.split("## QEMU threads: name, state, CPU ticks used in 1 s\n")[1].split("##")[0].splitlines()
     assert threads and all(len(line.split()) >= 4 for line in threads)
+    # A stop/cont kick, then what the console did: a lost wake-up shows as
+    # a console that moves on (here the fake logs the two commands).
+    assert "## stop/cont kick\nthe console grew by " in text
+    console = (env["state"] / "vm-1" / "console.log").read_text()
+    assert console.index("qmp stop") < console.index("qmp cont") < console.index("reset")
     fleet.main(["down", "--state-dir", str(env["state"])])
 
 
