@@ -460,11 +460,12 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
 def kick(vm: Vm) -> list[str]:
     """Pause and resume a running guest, then watch its console for a while.
 
-    In the freezes seen so far QEMU's threads were all asleep while the vCPU
-    was not halted (twice in GRUB right after "Loading initial ramdisk", once
-    in 6.1's decompressor), which looks like a wake-up QEMU lost rather than
-    a guest that hangs. A stop/cont wakes the vCPU thread: a console that
-    moves on afterwards says so. The reset follows either way.
+    Fleet guests have frozen right after a reboot, most often in GRUB after
+    "Loading initial ramdisk" (EIP 0xce36, three times on 2026-12-05). A
+    stop/cont wakes a vCPU thread that lost a wake-up: a console that moves
+    on afterwards says so. The one freeze kicked so far did not move, its
+    vCPU thread busy (a guest spinning, not a lost wake-up). The reset
+    follows either way.
     """
     try:
         if qmp(vm.qmp, "query-status").get("return", {}).get("status") != "running":
