@@ -438,12 +438,15 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     effort: a probe that fails is written down as failed.
     """
     lines = [f"# {vm.name}: {why}", f"# console last written {time.time() - console_mtime(vm):.0f} s ago"]
+    running = False
     for command, arguments in GUEST_PROBES:
         label = arguments["command-line"] if arguments else command
         try:
             reply = qmp(vm.qmp, command, arguments).get("return")
         except (OSError, ValueError, FleetError) as err:
             reply = f"failed: {err}"
+        if command == "query-status" and isinstance(reply, dict):
+            running = reply.get("status") == "running"
         lines += [f"## {label}", reply if isinstance(reply, str) else json.dumps(reply, indent=1)]
     before = thread_cpu(vm.pid)
     time.sleep(sample_seconds)
@@ -451,14 +454,15 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     lines.append(f"## QEMU threads: name, state, CPU ticks used in {sample_seconds:g} s")
     for tid, (name, state, ticks) in sorted(after.items()):
         lines.append(f"{tid} {name} {state} {ticks - before.get(tid, (name, state, ticks))[2]}")
-    lines += kick(vm)
+    if running:
+        lines += kick(vm)
     path = Path(vm.dir) / f"guest-state-{int(time.time())}.txt"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def kick(vm: Vm) -> list[str]:
-    """Pause and resume a running guest, then watch its console for a while.
+    """Pause and resume the (running) guest, then watch its console for a while.
 
     Fleet guests have frozen right after a reboot, most often in GRUB after
     "Loading initial ramdisk" (EIP 0xce36, three times on 2026-12-05). A
@@ -468,8 +472,6 @@ def kick(vm: Vm) -> list[str]:
     follows either way.
     """
     try:
-        if qmp(vm.qmp, "query-status").get("return", {}).get("status") != "running":
-            return []
         before = console_size(vm)
         qmp(vm.qmp, "stop")
         qmp(vm.qmp, "cont")

@@ -329,7 +329,12 @@ def test_reset_keeps_the_guest_state_from_before(fleet, env, capsys):
     # A stop/cont kick, then what the console did: a lost wake-up shows as
     # a console that moves on (here the fake logs the two commands).
     assert "## stop/cont kick\nthe console grew by " in text
-    console = (env["state"] / "vm-1" / "console.log").read_text()
+    # The fake logs the reset after answering it: wait for the line.
+    log = env["state"] / "vm-1" / "console.log"
+    deadline = time.monotonic() + 10
+    while "reset" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    console = log.read_text()
     assert console.index("qmp stop") < console.index("qmp cont") < console.index("reset")
     fleet.main(["down", "--state-dir", str(env["state"])])
 
