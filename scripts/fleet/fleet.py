@@ -427,6 +427,9 @@ GUEST_PROBES: list[tuple[str, dict[str, Any] | None]] = [
     ("human-monitor-command", {"command-line": "info lapic"}),
 ]
 
+# Asked again after the kick (kick()).
+LATER_PROBES = ("info registers", "info jit")
+
 
 def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     """Keep what a guest looked like before it is reset, in its directory.
@@ -479,7 +482,16 @@ def kick(vm: Vm) -> list[str]:
         return ["## stop/cont kick", f"failed: {err}"]
     time.sleep(KICK_SECONDS)
     grown = console_size(vm) - before
-    return ["## stop/cont kick", f"the console grew by {grown} bytes in the {KICK_SECONDS:g} s after it"]
+    lines = ["## stop/cont kick", f"the console grew by {grown} bytes in the {KICK_SECONDS:g} s after it"]
+    # The same registers again: a copy loop that moved on in these seconds
+    # is slow, one that did not is stuck; and the translator's own counters.
+    for command in LATER_PROBES:
+        try:
+            reply = qmp(vm.qmp, "human-monitor-command", {"command-line": command}).get("return")
+        except (OSError, ValueError, FleetError) as err:
+            reply = f"failed: {err}"
+        lines += [f"## {command}, {KICK_SECONDS:g} s later", str(reply)]
+    return lines
 
 
 def console_mtime(vm: Vm) -> float:

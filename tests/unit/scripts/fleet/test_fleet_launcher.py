@@ -329,6 +329,8 @@ def test_reset_keeps_the_guest_state_from_before(fleet, env, capsys):
     # A stop/cont kick, then what the console did: a lost wake-up shows as
     # a console that moves on (here the fake logs the two commands).
     assert "## stop/cont kick\nthe console grew by " in text
+    # Then the registers again, to tell a slow loop from a stuck one.
+    assert "## info registers, 0.5 s later\nfailed: QMP human-monitor-command failed" in text
     # The fake logs the reset after answering it: wait for the line.
     log = env["state"] / "vm-1" / "console.log"
     deadline = time.monotonic() + 10
