@@ -13,6 +13,8 @@ apt_packages=(
 	debhelper libdw-dev
 	busybox-static qemu-system-x86 qemu-utils debootstrap
 	openssh-client python3-venv socat e2fsprogs fdisk shellcheck
+	# agentns_build's signed apt repository (tests/unit/playbooks/test_build_repo.py)
+	reprepro gnupg
 )
 
 # Debian's linux-source-7.3 lives in trixie-backports; pin it low so only
