@@ -29,6 +29,8 @@ reset --wait 340 s with two scenarios on 2 cores).
     fleet.py up --count 2 --name vm --state-dir DIR
     fleet.py inventory --state-dir DIR > hosts.yml
     fleet.py reset vm-1 --wait --state-dir DIR
+    fleet.py pause vm-1 --state-dir DIR       (a host that vanishes: QMP stop)
+    fleet.py resume vm-1 --wait --state-dir DIR
     fleet.py ssh --state-dir DIR vm-1 uname -r   (options before the name)
     fleet.py down --state-dir DIR
     fleet.py reap [--run-id ID]
@@ -1187,6 +1189,23 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Freeze a VM (QMP stop) or let it run on (cont): a host that vanishes mid-run and comes back."""
+    state = load_state(Path(args.state_dir))
+    vm = get_vm(state, args.name)
+    if not pid_is_ours(vm):
+        raise FleetError(f"VM {vm.name} is not running")
+    if args.command == "pause":
+        qmp(vm.qmp, "stop")
+        say(f"{vm.name} paused (QMP stop): it answers nothing until `fleet.py resume {vm.name}`")
+        return 0
+    qmp(vm.qmp, "cont")
+    say(f"{vm.name} resumed (QMP cont)")
+    if args.wait:
+        wait_ssh(state, [watch_vm(vm)], args.timeout, args.stall_timeout, since=time.time())
+    return 0
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     state = load_state(Path(args.state_dir))
     vms = [get_vm(state, name) for name in args.names or state.machines]
@@ -1301,6 +1320,16 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--wait", action="store_true", help="wait for SSH to come back")
     add_wait_options(reset)
     reset.set_defaults(func=cmd_reset)
+
+    pause = sub.add_parser("pause", parents=[common], help="freeze a VM where it is (QMP stop)")
+    pause.add_argument("name")
+    pause.set_defaults(func=cmd_pause)
+
+    resume = sub.add_parser("resume", parents=[common], help="let a paused VM run on (QMP cont)")
+    resume.add_argument("name")
+    resume.add_argument("--wait", action="store_true", help="wait until it answers SSH")
+    add_wait_options(resume)
+    resume.set_defaults(func=cmd_pause)
 
     wait = sub.add_parser("wait", parents=[common], help="wait until VMs accept SSH")
     wait.add_argument("names", nargs="*")

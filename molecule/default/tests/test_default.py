@@ -36,6 +36,8 @@ CONSOLE_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "build/m
 # entry; deploy2 follows Debian's default (agentns_install_default_policy).
 KEXEC_HOSTS = {"deploy2"}
 FOLLOW_HOSTS = {"deploy2"}
+# prepare.yml moved deploy2's /boot onto LVM (GRUB cannot write grubenv there).
+BOOT_ON_LVM_HOSTS = {"deploy2"}
 
 
 def fresh_session(host: Host, *, root: bool = False) -> str:
@@ -98,6 +100,14 @@ def test_trial_boot_turned_faults_into_panics(host: Host) -> None:
     args = host.file("/proc/cmdline").content_string.split()
     for wanted in ("panic=10", "oops=panic", "softlockup_panic=1", "hung_task_panic=1"):
         assert wanted in args, args
+
+
+def test_kernel_installed_into_a_boot_on_lvm(host: Host) -> None:
+    if host.backend.host not in BOOT_ON_LVM_HOSTS:
+        pytest.skip("/boot is on the root file system")
+    release = host.check_output("uname -r")
+    assert "agentns_boot" in host.check_output("findmnt -no SOURCE /boot")
+    assert host.file(f"/boot/vmlinuz-{release}").exists
 
 
 def test_stock_kernel_kept_as_fallback(host: Host) -> None:

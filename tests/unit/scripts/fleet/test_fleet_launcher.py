@@ -424,3 +424,15 @@ def test_qemu_identity_needs_qemu_and_both_oem_strings(fleet):
     assert fleet.qemu_identity(["sleep", *good[1:]]) is None
     assert fleet.qemu_identity(["qemu-system-x86_64", "-smbios", "type=11,value=agentns-run=r1"]) is None
     assert fleet.qemu_identity(["qemu-system-x86_64", "-name", "agentns-run=r1"]) is None
+
+
+def test_pause_freezes_a_vm_and_resume_lets_it_run_on(fleet, env):
+    """A host that vanishes mid-run (the fallback scenario's batch guard case) and comes back."""
+    assert up(fleet, env) == 0
+    state = ["--state-dir", str(env["state"])]
+    assert fleet.main(["pause", "vm-1", *state]) == 0
+    assert fleet.main(["resume", "vm-1", "--wait", "--timeout", "30", *state]) == 0
+    console = (env["state"] / "vm-1" / "console.log").read_text()
+    assert console.index("qmp stop") < console.index("qmp cont")
+    fleet.main(["down", *state])
+    assert fleet.main(["pause", "vm-1", *state]) != 0
