@@ -1315,21 +1315,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
 
-    reset = sub.add_parser("reset", parents=[common], help="hard power-cycle a VM (QMP system_reset)")
-    reset.add_argument("name")
-    reset.add_argument("--wait", action="store_true", help="wait for SSH to come back")
-    add_wait_options(reset)
-    reset.set_defaults(func=cmd_reset)
+    def one_vm(command: str, help_text: str, func: Callable[[argparse.Namespace], int], wait_help: str = "") -> None:
+        parser = sub.add_parser(command, parents=[common], help=help_text)
+        parser.add_argument("name")
+        if wait_help:
+            parser.add_argument("--wait", action="store_true", help=wait_help)
+            add_wait_options(parser)
+        parser.set_defaults(func=func)
 
-    pause = sub.add_parser("pause", parents=[common], help="freeze a VM where it is (QMP stop)")
-    pause.add_argument("name")
-    pause.set_defaults(func=cmd_pause)
-
-    resume = sub.add_parser("resume", parents=[common], help="let a paused VM run on (QMP cont)")
-    resume.add_argument("name")
-    resume.add_argument("--wait", action="store_true", help="wait until it answers SSH")
-    add_wait_options(resume)
-    resume.set_defaults(func=cmd_pause)
+    one_vm("reset", "hard power-cycle a VM (QMP system_reset)", cmd_reset, "wait for SSH to come back")
+    one_vm("pause", "freeze a VM where it is (QMP stop)", cmd_pause)
+    one_vm("resume", "let a paused VM run on (QMP cont)", cmd_pause, "wait until it answers SSH")
 
     wait = sub.add_parser("wait", parents=[common], help="wait until VMs accept SSH")
     wait.add_argument("names", nargs="*")
