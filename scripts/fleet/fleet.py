@@ -446,10 +446,7 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     running = False
     for command, arguments in GUEST_PROBES:
         label = arguments["command-line"] if arguments else command
-        try:
-            reply = qmp(vm.qmp, command, arguments).get("return")
-        except (OSError, ValueError, FleetError) as err:
-            reply = f"failed: {err}"
+        reply = probe(vm, command, arguments)
         if command == "query-status" and isinstance(reply, dict):
             running = reply.get("status") == "running"
         lines += [f"## {label}", reply if isinstance(reply, str) else json.dumps(reply, indent=1)]
@@ -466,15 +463,22 @@ def record_guest_state(vm: Vm, why: str, sample_seconds: float = 1.0) -> Path:
     return path
 
 
+def probe(vm: Vm, command: str, arguments: dict[str, Any] | None = None) -> Any:
+    """One QMP question about the guest; a failure is the answer, as text."""
+    try:
+        return qmp(vm.qmp, command, arguments).get("return")
+    except (OSError, ValueError, FleetError) as err:
+        return f"failed: {err}"
+
+
 def kick(vm: Vm) -> list[str]:
     """Pause and resume the (running) guest, then watch its console for a while.
 
-    Fleet guests have frozen right after a reboot, most often in GRUB after
-    "Loading initial ramdisk" (EIP 0xce36, three times on 2026-12-05). A
-    stop/cont wakes a vCPU thread that lost a wake-up: a console that moves
-    on afterwards says so. The one freeze kicked so far did not move, its
-    vCPU thread busy (a guest spinning, not a lost wake-up). The reset
-    follows either way.
+    A stop/cont wakes a vCPU thread that lost a wake-up: a console that moves
+    on afterwards says so. The registers asked again after it tell a guest
+    that crawls from one that is stuck: the GRUB freezes of 2026-12-05 were
+    GRUB copying the initrd at about 40 bytes a second (build-image.sh).
+    The reset follows either way.
     """
     try:
         before = console_size(vm)
@@ -488,10 +492,7 @@ def kick(vm: Vm) -> list[str]:
     # The same registers again: a copy loop that moved on in these seconds
     # is slow, one that did not is stuck; and the translator's own counters.
     for command in LATER_PROBES:
-        try:
-            reply = qmp(vm.qmp, "human-monitor-command", {"command-line": command}).get("return")
-        except (OSError, ValueError, FleetError) as err:
-            reply = f"failed: {err}"
+        reply = probe(vm, "human-monitor-command", {"command-line": command})
         lines += [f"## {command}, {KICK_SECONDS:g} s later", str(reply)]
     return lines
 
