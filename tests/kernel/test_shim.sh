@@ -17,15 +17,25 @@ note "shim: $shim"
 make_tmp
 enabled_file=/proc/sys/kernel/agent_ns/enabled
 saved_enabled=
+capdir=
 cleanup() {
 	[ -n "$saved_enabled" ] && echo "$saved_enabled" >"$enabled_file"
-	rm -rf "$tmp"
+	rm -rf "$tmp" ${capdir:+"$capdir"}
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 outer=$(session_of $$)
 unset AGENT_INTENT
+
+# Whether the file system holding $1 is mounted nosuid, where exec ignores
+# file capabilities (Debian 13 mounts /tmp so).
+mount_is_nosuid() {
+	mnt=$(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $6 }')
+	[ -n "$mnt" ] || return 1
+	awk -v m="$mnt" '$2 == m { o = $4 } END { exit !(o ~ /(^|,)nosuid(,|$)/) }' \
+		/proc/self/mounts
+}
 
 # expect_rc WANT DESCRIPTION COMMAND...
 expect_rc() {
@@ -98,20 +108,30 @@ expect_rc 0 "re-enabled" "$shim" -- true
 # shellcheck disable=SC2086 # $as_nobody is a command prefix, split on purpose
 if command -v setcap >/dev/null 2>&1 &&
    setpriv --reuid=65534 --regid=65534 --clear-groups -- true 2>/dev/null; then
-	chmod 755 "$tmp"
-	cp "$shim" "$tmp/agentns-unshare"
-	cp "$helper" "$tmp/agentns_helper"
-	chmod 755 "$tmp/agentns-unshare" "$tmp/agentns_helper"
+	# The copies go where a file capability takes effect: next to the
+	# suite when the temporary directory is on a nosuid mount.
+	capdir=$tmp
+	if mount_is_nosuid "$tmp"; then
+		capdir=$suite_dir/shim-caps.$$
+		mkdir -p "$capdir" || fail "cannot create $capdir"
+	fi
+	chmod 755 "$capdir"
+	cp "$shim" "$capdir/agentns-unshare"
+	cp "$helper" "$capdir/agentns_helper"
+	chmod 755 "$capdir/agentns-unshare" "$capdir/agentns_helper"
 	as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
 	expect_rc 4 "non-root without the file capability" \
-		$as_nobody "$tmp/agentns-unshare" -- true
+		$as_nobody "$capdir/agentns-unshare" -- true
 	case $out in
 	*"setcap cap_sys_admin+ep"*) ;;
 	*) fail "EPERM message does not suggest setcap: $out" ;;
 	esac
-	if setcap cap_sys_admin+ep "$tmp/agentns-unshare" 2>/dev/null; then
+	if mount_is_nosuid "$capdir"; then
+		note "$capdir is on a nosuid mount: file-capability run not checked"
+	elif setcap cap_sys_admin+ep "$capdir/agentns-unshare" 2>/dev/null; then
 		expect_rc 0 "non-root with cap_sys_admin+ep" \
-			$as_nobody "$tmp/agentns-unshare" -i nobody -- "$tmp/agentns_helper" show
+			$as_nobody "$capdir/agentns-unshare" -i nobody -- \
+			"$capdir/agentns_helper" show
 		case $out in
 		*"session=$zero_sid"* | *"session=$outer"*)
 			fail "non-root run did not get a new session: $out" ;;
@@ -119,9 +139,9 @@ if command -v setcap >/dev/null 2>&1 &&
 		*) fail "non-root run lost its intent: $out" ;;
 		esac
 		expect_rc 4 "non-root agent re-creating" \
-			$as_nobody "$tmp/agentns-unshare" -- "$tmp/agentns_helper" create
+			$as_nobody "$capdir/agentns-unshare" -- "$capdir/agentns_helper" create
 	else
-		note "setcap failed on $tmp (no xattrs?): file-capability run not checked"
+		note "setcap failed on $capdir (no xattrs?): file-capability run not checked"
 	fi
 else
 	note "setcap or util-linux setpriv missing: non-root checks skipped"
