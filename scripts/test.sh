@@ -92,13 +92,24 @@ molecule_env() {
 		ANSIBLE_STRATEGY=mitogen_unpinned ANSIBLE_HOST_KEY_CHECKING=False
 }
 
-# A cold run builds the VM image while the kernels compile (it is mostly
-# downloads and dpkg); warm, it is a cache hit. build-image.sh takes a lock,
-# so a scenario's create never builds it a second time.
+# A cold run builds the VM images (Debian 12 and 13: the default scenario's
+# fleet is mixed) while the kernels compile (mostly downloads and dpkg);
+# warm, they are cache hits. build-image.sh takes a lock, so a scenario's
+# create never builds one a second time.
 image_pid=
+build_images() {
+	local suite child=
+	# stop_scenarios TERMs this job: pass it on, so build-image.sh cleans up.
+	trap '[[ -n $child ]] && kill -TERM "$child" 2>/dev/null && wait "$child"; exit 143' TERM
+	for suite in bookworm trixie; do
+		AGENTNS_IMAGE_SUITE=$suite scripts/fleet/build-image.sh &
+		child=$!
+		wait "$child" || return
+	done
+}
 start_image_build() {
 	mkdir -p "$top/build"
-	scripts/fleet/build-image.sh >"$top/build/image.log" 2>&1 &
+	build_images >"$top/build/image.log" 2>&1 &
 	image_pid=$!
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build, or reuse from the cache, the Debian 12 base image of the test fleet.
+# Build, or reuse from the cache, a Debian base image of the test fleet:
+# Debian 12 (bookworm), or the release AGENTNS_IMAGE_SUITE names (trixie).
 #
-# Usage: scripts/fleet/build-image.sh [--force]
+# Usage: [AGENTNS_IMAGE_SUITE=trixie] scripts/fleet/build-image.sh [--force]
 #
 # The image lands in $AGENTNS_CACHE_DIR/images/<recipe hash>/ (default cache
 # dir ~/.cache/agentns) and holds:
@@ -156,14 +157,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
+# A finished image (its manifest is written last) needs no lock: a run that
+# wants the cached Debian 12 image must not wait while another builds 13.
+reuse_cached() {
+	if [[ $force == 0 && -f $out/base.qcow2 && -f $out/manifest.json ]]; then
+		log "reusing cached image $out (recipe $recipe_hash)"
+		echo "$out"
+		exit 0
+	fi
+}
+reuse_cached
+
 # Two runs asking for the image at once must not build it twice.
 take_lock "$images/.lock"
-
-if [[ $force == 0 && -f $out/base.qcow2 && -f $out/manifest.json ]]; then
-	log "reusing cached image $out (recipe $recipe_hash)"
-	echo "$out"
-	exit 0
-fi
+reuse_cached
 
 for tool in debootstrap sfdisk mkfs.ext4 qemu-system-x86_64 qemu-img ssh-keygen; do
 	command -v "$tool" >/dev/null || {

@@ -80,6 +80,8 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # The timeouts, in one place (see the module docstring for where they come from).
 DEFAULT_MAX_LIFETIME = 10800.0
+# The Debian release a VM boots unless its spec names another (build-image.sh's AGENTNS_IMAGE_SUITE).
+DEFAULT_SUITE = "bookworm"
 DEFAULT_BOOT_TIMEOUT = 900.0
 DEFAULT_STALL_TIMEOUT = 240.0
 QEMU_START_TIMEOUT = 60.0  # until QMP answers after the spawn
@@ -186,6 +188,7 @@ class VmSpec:
     memory: int = 1536
     smp: int = 1
     extra_disk_gb: int = 0
+    suite: str = DEFAULT_SUITE
 
 
 @dataclass
@@ -208,11 +211,18 @@ class Vm:
     deadline: int = 0
     log: str = ""
     pidfile: str = ""  # only VMs of older versions (-daemonize) have one
+    # Its image's Debian release and SSH key; records of older versions have
+    # neither and use the state's key.
+    suite: str = ""
+    key: str = ""
 
 
 @dataclass
 class State:
-    """The fleet of one state directory."""
+    """The fleet of one state directory.
+
+    image and key: of the last `up` (each VM notes its own key too).
+    """
 
     path: Path
     image: str = ""
@@ -525,20 +535,20 @@ def console_tail(vm: Vm, lines: int = CONSOLE_TAIL_LINES) -> str:
 # --- image ------------------------------------------------------------------
 
 
-def ensure_image(image: str | None) -> Path:
-    """The image directory: the one given, or the cached build."""
+def ensure_image(image: str | None, suite: str = DEFAULT_SUITE) -> Path:
+    """The image directory: the one given, or the cached build of this Debian release."""
     if image:
         path = Path(image).resolve()
     else:
-        path = Path(build_image())
+        path = Path(build_image(suite))
     if not (path / "base.qcow2").is_file():
         raise FleetError(f"no base.qcow2 in {path}")
     return path
 
 
-def build_image() -> str:
+def build_image(suite: str = DEFAULT_SUITE) -> str:
     """Run build-image.sh; on a signal, let it stop its steps and remove its work dir."""
-    proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True, env={**os.environ, "AGENTNS_IMAGE_SUITE": suite})
     try:
         out = proc.communicate()[0]
     except BaseException:
@@ -740,6 +750,8 @@ def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int, run_id: st
         run_id=run_id,
         deadline=deadline,
         log=str(vm_dir / "qemu.log"),
+        suite=spec.suite,
+        key=str(image / "id_ed25519"),
     )
 
 
@@ -804,7 +816,7 @@ def start_vm(
 
 
 def ssh_argv(state: State, vm: Vm, command: str | None = None) -> list[str]:
-    login = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", state.key, "-p", str(vm.port)]
+    login = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", vm.key or state.key, "-p", str(vm.port)]
     argv = ["ssh", *SSH_OPTIONS.split(), *login, f"{SSH_USER}@127.0.0.1"]
     if command is not None:
         argv.append(command)
@@ -999,7 +1011,7 @@ def forget(state: State, vm: Vm) -> None:
 
 
 def parse_specs(args: argparse.Namespace) -> list[VmSpec]:
-    defaults = {"memory": args.memory, "smp": args.smp, "extra_disk_gb": args.extra_disk_gb}
+    defaults = {"memory": args.memory, "smp": args.smp, "extra_disk_gb": args.extra_disk_gb, "suite": args.suite}
     entries: list[dict[str, Any]] = []
     if args.spec:
         entries = json.loads(Path(args.spec).read_text())
@@ -1016,6 +1028,8 @@ def parse_specs(args: argparse.Namespace) -> list[VmSpec]:
         spec = VmSpec(**{**defaults, **entry})
         if not NAME_RE.match(spec.name):
             raise FleetError(f"invalid VM name {spec.name!r} (letters, digits, '-')")
+        if not NAME_RE.match(spec.suite):
+            raise FleetError(f"invalid Debian release {spec.suite!r} for {spec.name}")
         specs.append(spec)
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
@@ -1031,10 +1045,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     reap()  # expired VMs of any checkout, before this run takes CPU and memory
     with locked(state_dir):
         state = load_state(state_dir)
-        image = ensure_image(args.image)
-        running = [vm.name for vm in state.machines.values() if pid_is_ours(vm)]
-        if running and state.image != str(image):
-            raise FleetError(f"{state_dir} runs {running} from {state.image}; run down first")
+        # One image per Debian release the specs name (--image: that one for all).
+        suites = list(dict.fromkeys(spec.suite for spec in specs))
+        if args.image and len(suites) > 1:
+            raise FleetError(f"--image is one image, but the VMs ask for {', '.join(suites)}: leave --image out")
+        images = {suite: ensure_image(args.image, suite) for suite in suites}
+        image = images[specs[0].suite]
         state.image, state.key = str(image), str(image / "id_ed25519")
         taken = {vm.port for vm in state.machines.values()}
         started: list[tuple[Vm, subprocess.Popen[bytes]]] = []
@@ -1058,7 +1074,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     say(f"{spec.name} already running (pid {old.pid})")
                     continue
                 deadline = int(time.time() + lifetime)
-                vm, _proc = start_vm(state_dir, image, spec, taken, run_id, deadline, on_spawn, on_failed)
+                vm, _proc = start_vm(state_dir, images[spec.suite], spec, taken, run_id, deadline, on_spawn, on_failed)
                 say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port}, run {run_id})")
             wait_ssh(state, [watch_vm(vm, proc, offset=0) for vm, proc in started], args.timeout, args.stall_timeout)
             for vm, _proc in started:
@@ -1219,7 +1235,7 @@ def host_vars(state: State, vm: Vm) -> dict[str, str | int]:
         "ansible_host": "127.0.0.1",
         "ansible_port": vm.port,
         "ansible_user": SSH_USER,
-        "ansible_ssh_private_key_file": state.key,
+        "ansible_ssh_private_key_file": vm.key or state.key,
         "ansible_ssh_common_args": SSH_OPTIONS,
         "ansible_python_interpreter": "/usr/bin/python3",
     }
@@ -1299,11 +1315,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--count", type=int, default=0, help="start COUNT VMs named PREFIX-1..COUNT")
     up.add_argument("--name", default="vm", help="name prefix for --count (default: vm)")
     up.add_argument("--host", action="append", help="start a VM with this exact name (repeatable)")
-    up.add_argument("--spec", help="JSON list of {name, memory, smp, extra_disk_gb}")
+    up.add_argument("--spec", help="JSON list of {name, memory, smp, extra_disk_gb, suite}")
     up.add_argument("--memory", type=int, default=1536, help="MiB per VM (default: 1536)")
     up.add_argument("--smp", type=int, default=1, help="vCPUs per VM (default: 1)")
     up.add_argument("--extra-disk-gb", type=int, default=0, help="size of a blank second disk (vdb)")
-    up.add_argument("--image", help="image directory (default: build or reuse the cached one)")
+    up.add_argument("--image", help="image directory (default: build or reuse the cached one of each --suite)")
+    up.add_argument("--suite", default=DEFAULT_SUITE, help=f"Debian release of the VMs (default: {DEFAULT_SUITE}; a spec's suite wins)")
     add_wait_options(up)
     up.set_defaults(func=cmd_up)
 

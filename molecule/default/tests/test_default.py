@@ -38,6 +38,8 @@ KEXEC_HOSTS = {"deploy2"}
 FOLLOW_HOSTS = {"deploy2"}
 # prepare.yml moved deploy2's /boot onto LVM (GRUB cannot write grubenv there).
 BOOT_ON_LVM_HOSTS = {"deploy2"}
+# deploy1 fetched the kernel from the fleet's signed apt repository.
+REPO_HOSTS = {"deploy1"}
 
 
 def fresh_session(host: Host, *, root: bool = False) -> str:
@@ -108,6 +110,22 @@ def test_kernel_installed_into_a_boot_on_lvm(host: Host) -> None:
     release = host.check_output("uname -r")
     assert "agentns_boot" in host.check_output("findmnt -no SOURCE /boot")
     assert host.file(f"/boot/vmlinuz-{release}").exists
+
+
+def test_kernel_came_from_where_the_host_was_told(host: Host) -> None:
+    release = host.check_output("uname -r")
+    sources = host.file("/etc/apt/sources.list.d/agentns.sources")
+    if host.backend.host not in REPO_HOSTS:
+        assert not sources.exists
+        return
+    # The repository, trusted with its own key only; this build pinned and held.
+    assert "Signed-By: /etc/apt/keyrings/agentns-archive-keyring.gpg" in sources.content_string
+    assert re.search(r"^URIs: http://10\.0\.2\.2:\d+/$", sources.content_string, re.MULTILINE)
+    assert host.file("/etc/apt/keyrings/agentns-archive-keyring.gpg").exists
+    assert f"linux-image-{release}" in host.file("/etc/apt/preferences.d/agentns-kernel").content_string
+    assert host.check_output(f"dpkg --get-selections linux-image-{release}").split() == [f"linux-image-{release}", "hold"]
+    # Nothing was copied to the host.
+    assert not host.file("/var/cache/agentns/packages").exists
 
 
 def test_stock_kernel_kept_as_fallback(host: Host) -> None:

@@ -9,16 +9,29 @@ runs by then, these must hold.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import yaml
 from testinfra.host import Host
+
+# The Debian release of each platform's image (molecule.yml: suite, default bookworm).
+RELEASES = {"bookworm": "12", "trixie": "13"}
+
+
+def platform_suite(name: str) -> str:
+    scenario = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", ".")) / "molecule.yml"
+    platforms = yaml.safe_load(scenario.read_text()).get("platforms", []) if scenario.exists() else []
+    return next((p.get("suite", "bookworm") for p in platforms if p.get("name") == name), "bookworm")
 
 
 def test_hostname_matches_inventory(host: Host) -> None:
     assert host.check_output("hostname") == host.backend.get_hostname()
 
 
-def test_debian_12(host: Host) -> None:
+def test_debian_release_of_its_image(host: Host) -> None:
     assert host.system_info.distribution == "debian"
-    assert host.system_info.release.startswith("12")
+    assert host.system_info.release.startswith(RELEASES[platform_suite(host.backend.get_hostname())])
 
 
 def test_ssh_login_as_agentns(host: Host) -> None:

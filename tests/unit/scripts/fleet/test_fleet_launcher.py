@@ -436,3 +436,45 @@ def test_pause_freezes_a_vm_and_resume_lets_it_run_on(fleet, env):
     assert console.index("qmp stop") < console.index("qmp cont")
     fleet.main(["down", *state])
     assert fleet.main(["pause", "vm-1", *state]) != 0
+
+
+def test_each_vm_boots_the_image_of_its_debian_release(fleet, env, monkeypatch, capsys):
+    """A mixed fleet (issue 17): one image per suite, each VM reached with its own image's key."""
+    images = {}
+    for suite in ("bookworm", "trixie"):
+        image = env["tmp"] / f"image-{suite}"
+        image.mkdir()
+        (image / "base.qcow2").write_text("")
+        (image / "id_ed25519").write_text("")
+        images[suite] = image
+    built = []
+    monkeypatch.setattr(fleet, "build_image", lambda suite: built.append(suite) or str(images[suite]))
+    spec = env["tmp"] / "spec.json"
+    spec.write_text(json.dumps([{"name": "old"}, {"name": "new", "suite": "trixie"}]))
+    state = ["--state-dir", str(env["state"])]
+    assert fleet.main(["up", "--spec", str(spec), *state]) == 0
+    assert built == ["bookworm", "trixie"]
+    capsys.readouterr()
+    assert fleet.main(["inventory", "--format", "json", *state]) == 0
+    hosts = json.loads(capsys.readouterr().out)["fleet"]["hosts"]
+    assert hosts["old"]["ansible_ssh_private_key_file"] == str(images["bookworm"] / "id_ed25519")
+    assert hosts["new"]["ansible_ssh_private_key_file"] == str(images["trixie"] / "id_ed25519")
+    vms = state_json(env["state"])["vms"]
+    assert (vms["old"]["suite"], vms["new"]["suite"]) == ("bookworm", "trixie")
+    # Molecule's create.yml gives each instance the key its state names.
+    assert vms["new"]["key"] == str(images["trixie"] / "id_ed25519")
+    fleet.main(["down", *state])
+
+
+def test_a_suite_must_be_a_plain_name(fleet, env, capsys):
+    spec = env["tmp"] / "spec.json"
+    spec.write_text(json.dumps([{"name": "x", "suite": "../etc"}]))
+    assert fleet.main(["up", "--spec", str(spec), "--image", str(env["image"]), "--state-dir", str(env["state"])]) != 0
+    assert "invalid Debian release" in capsys.readouterr().err
+
+
+def test_one_image_cannot_serve_two_suites(fleet, env, capsys):
+    spec = env["tmp"] / "spec.json"
+    spec.write_text(json.dumps([{"name": "a"}, {"name": "b", "suite": "trixie"}]))
+    assert fleet.main(["up", "--spec", str(spec), "--image", str(env["image"]), "--state-dir", str(env["state"])]) != 0
+    assert "--image is one image" in capsys.readouterr().err
