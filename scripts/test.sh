@@ -129,28 +129,13 @@ kernel_builds() {
 }
 
 kernels_pid=
-first_kernel_done=$top/build/kernels.first-done
 start_kernel_builds() {
 	local -a builds
 	mapfile -t builds < <(kernel_builds "$@")
 	((${#builds[@]})) || return 0
 	mkdir -p "$top/build"
-	rm -f "$first_kernel_done"
-	builds[0]+="; touch $(printf '%q' "$first_kernel_done")"
 	setsid bash -c "$(printf '%s; ' "${builds[@]}")" >"$top/build/kernels.log" 2>&1 &
 	kernels_pid=$!
-}
-
-# The VM loops start their own builds (the debug kernel's, the 32-bit one)
-# when the cache has none: started while the fleet's kernel compiles, they
-# take its CPU, and both scenarios wait for that one (a cold run of
-# 63430c3: the debug build ran beside the fleet's for its last 5 minutes).
-wait_for_first_kernel() {
-	[[ -n $kernels_pid ]] || return 0
-	[[ -e $first_kernel_done ]] || log "waiting for the fleet's kernel build before the VM loops"
-	while [[ ! -e $first_kernel_done ]] && kill -0 "$kernels_pid" 2>/dev/null; do
-		sleep 5
-	done
 }
 
 # A stage whose build failed has run it again and said so: nothing to report.
@@ -301,7 +286,6 @@ main() {
 		if [[ ${plan[i]} != side:* ]]; then
 			for ((j = i + 1; j < ${#plan[@]}; j++)); do
 				[[ ${plan[j]} == side:* ]] || break
-				((j > i + 1)) || wait_for_first_kernel
 				start_side_stage "${plan[j]#side:}"
 			done
 		fi
