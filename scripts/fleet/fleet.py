@@ -7,7 +7,15 @@ forwarded from 127.0.0.1; the serial console is logged to a file, and a QMP
 socket lets `reset` power-cycle a VM the way a BMC would.
 
 All state (ports, pids, paths) lives in STATE_DIR/state.json; `down` stops
-only the QEMU processes recorded there.
+only the QEMU processes recorded there (and the state dir's repository
+server, see `serve`).
+
+`serve` starts an HTTP server on 127.0.0.1 (read-only, stdlib) for a
+directory of this machine, which the VMs reach at http://10.0.2.2:PORT/ (the
+test fleet's stand-in for a fleet's apt repository web server). It is one per
+state dir, noted in STATE_DIR/repo-server.json, and carries its run id and
+deadline like a VM: `down` and `reap` stop it, and it exits by itself at its
+deadline.
 
 QEMU runs as a child of `up` in a session of its own (no -daemonize), so an
 interrupted `up` (INT, TERM, HUP) stops the VMs it started. Every VM carries
@@ -15,8 +23,9 @@ its run's id ($AGENTNS_RUN_ID, else a fresh one per `up`) and a deadline
 ($AGENTNS_FLEET_MAX_LIFETIME seconds from its start, default 10800) on its
 QEMU command line, and is listed in a registry shared by every checkout
 ($AGENTNS_CACHE_DIR/fleet/registry/PID.json). `reap` stops the expired VMs
-of any checkout, or every VM of one run (--run-id), after checking the pid's
-command line; `up` reaps expired VMs before it starts new ones.
+and servers of any checkout, or all those of one run (--run-id), after
+checking the pid's command line; `up` reaps expired VMs before it starts new
+ones.
 
 Waits tell slow from dead: while waiting for SSH they watch the serial
 console grow and reach `login:` and ask QMP `query-status`. A VM that exits,
@@ -32,7 +41,8 @@ reset --wait 340 s with two scenarios on 2 cores).
     fleet.py pause vm-1 --state-dir DIR       (a host that vanishes: QMP stop)
     fleet.py resume vm-1 --wait --state-dir DIR
     fleet.py ssh --state-dir DIR vm-1 uname -r   (options before the name)
-    fleet.py down --state-dir DIR
+    fleet.py serve --state-dir DIR [--lifetime SECONDS] DIRECTORY   (prints its json)
+    fleet.py down --state-dir DIR             (the VMs and the repository server)
     fleet.py reap [--run-id ID]
 
 --state-dir defaults to $AGENTNS_FLEET_STATE_DIR, else build/fleet.
@@ -42,10 +52,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
+import functools
 import hashlib
+import http.server
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -53,6 +67,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,7 +75,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+FLEET_SCRIPT = Path(__file__).resolve()
+HERE = FLEET_SCRIPT.parent
 REPO = HERE.parent.parent
 BUILD_IMAGE = HERE / "build-image.sh"
 STATE_FILE = "state.json"
@@ -92,6 +108,14 @@ QMP_POLL_INTERVAL = 5.0
 DEAD_STATES = {"shutdown", "internal-error", "guest-panicked"}
 SMBIOS_RUN = "agentns-run="
 SMBIOS_DEADLINE = "agentns-deadline="
+# The repository server (`serve`): its record in the state dir, its log, and
+# the hidden subcommand it runs as (fleet.py itself, so the reaper knows it).
+REPO_SERVER_FILE = "repo-server.json"
+REPO_SERVER_LOG = "repo-server.log"
+REPO_SERVER_NAME = "repo-server"
+SERVE_CHILD = "_serve-repo"
+REPO_SERVER_START_TIMEOUT = 30.0  # until its port accepts connections
+REPO_SERVER_PORT_TAKEN = 3  # its exit status when another process took the port first
 
 
 def say(message: str) -> None:
@@ -314,6 +338,23 @@ def qemu_identity(argv: list[str] | None) -> tuple[str, int] | None:
         except (KeyError, ValueError):
             return None
     return None
+
+
+def repo_server_identity(argv: list[str] | None) -> tuple[str, int] | None:
+    """(run id, deadline) if argv is a repository server of this fleet (repo_server_argv)."""
+    if not argv or len(argv) < 7 or os.path.basename(argv[1]) != FLEET_SCRIPT.name:
+        return None
+    if argv[2] != SERVE_CHILD or argv[3] != "--run-id" or argv[5] != "--deadline":
+        return None
+    try:
+        return argv[4], int(argv[6])
+    except ValueError:
+        return None
+
+
+def process_identity(argv: list[str] | None) -> tuple[str, int] | None:
+    """(run id, deadline) if argv is a process this fleet started: a QEMU or a repository server."""
+    return qemu_identity(argv) or repo_server_identity(argv)
 
 
 def pid_is_ours(vm: Vm) -> bool:
@@ -581,10 +622,16 @@ def registry_locked() -> Iterator[Path]:
         yield path
 
 
-def register(vm: Vm, state_dir: Path) -> None:
-    """Note a started VM where the reaper of any checkout finds it."""
+def write_registry_record(pid: int, record: dict[str, Any]) -> None:
     path = registry_dir()
     path.mkdir(parents=True, exist_ok=True)
+    tmp = path / f".{pid}.tmp"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path / f"{pid}.json")
+
+
+def register(vm: Vm, state_dir: Path) -> None:
+    """Note a started VM where the reaper of any checkout finds it."""
     record = {
         "pid": vm.pid,
         "run_id": vm.run_id,
@@ -598,9 +645,7 @@ def register(vm: Vm, state_dir: Path) -> None:
         "console": vm.console,
         "started": vm.started,
     }
-    tmp = path / f".{vm.pid}.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path / f"{vm.pid}.json")
+    write_registry_record(vm.pid, record)
 
 
 def put_on_record(state_dir: Path, state: State, vm: Vm) -> None:
@@ -614,11 +659,11 @@ def unregister(pid: int) -> None:
     (registry_dir() / f"{pid}.json").unlink(missing_ok=True)
 
 
-def kill_qemu(pid: int, identity: tuple[str, int]) -> bool:
-    """TERM, then KILL, the QEMU at pid if it still has this identity; True once gone."""
+def kill_process(pid: int, identity: tuple[str, int]) -> bool:
+    """TERM, then KILL, the QEMU or server at pid if it still has this identity; True once gone."""
 
     def same(argv: list[str] | None) -> bool:
-        return qemu_identity(argv) == identity
+        return process_identity(argv) == identity
 
     for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         if not signal_if(pid, same, sig):
@@ -632,7 +677,7 @@ def kill_qemu(pid: int, identity: tuple[str, int]) -> bool:
 
 
 def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
-    """Stop the registered VMs that are past their deadline, or of run_id.
+    """Stop the registered VMs and servers that are past their deadline, or of run_id.
 
     A pid counts only if its command line still carries the run id and the
     deadline recorded for it; records of VMs that are gone are dropped.
@@ -648,7 +693,7 @@ def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, 
             except (OSError, ValueError, KeyError, TypeError):
                 entry.unlink(missing_ok=True)
                 continue
-            identity = qemu_identity(cmdline_of(pid))
+            identity = process_identity(cmdline_of(pid))
             if identity != recorded:
                 entry.unlink(missing_ok=True)  # gone, or the pid is someone else's now
                 continue
@@ -656,8 +701,8 @@ def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, 
             if not expired and recorded[0] != run_id:
                 continue
             why = f"expired {now - recorded[1]:.0f}s ago" if expired else f"of run {run_id}"
-            if not kill_qemu(pid, recorded):
-                say(f"could not stop QEMU pid {pid} ({record.get('name')}, {why})")
+            if not kill_process(pid, recorded):
+                say(f"could not stop pid {pid} ({record.get('name')}, {why})")
                 continue
             for disk in (record.get("overlay"), record.get("extra_disk"), record.get("qmp")):
                 if disk:
@@ -756,10 +801,7 @@ def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int, run_id: st
 
 
 def qemu_log_tail(vm: Vm) -> str:
-    try:
-        return "\n".join(Path(vm.log).read_text(errors="replace").strip().splitlines()[-20:])
-    except OSError:
-        return ""
+    return log_tail(Path(vm.log))
 
 
 def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None]) -> subprocess.Popen[bytes]:
@@ -1007,6 +1049,167 @@ def forget(state: State, vm: Vm) -> None:
     save_state(state)
 
 
+# --- the repository server --------------------------------------------------
+
+
+@dataclass
+class RepoServer:
+    """A state dir's repository server, as in its repo-server.json."""
+
+    pid: int
+    port: int
+    run_id: str
+    deadline: int
+    started: bool = True
+
+    @property
+    def identity(self) -> tuple[str, int]:
+        return self.run_id, self.deadline
+
+
+def repo_server_argv(run_id: str, deadline: int, port: int, directory: Path) -> list[str]:
+    """fleet.py itself, as SERVE_CHILD: the run id and deadline at fixed places for the reaper."""
+    return [sys.executable, str(FLEET_SCRIPT), SERVE_CHILD, "--run-id", run_id, "--deadline", str(deadline), "--port", str(port), str(directory)]
+
+
+def serve_directory(argv: list[str]) -> int:
+    """SERVE_CHILD: serve a directory read-only (GET and HEAD) on 127.0.0.1 until the deadline."""
+    parser = argparse.ArgumentParser(prog=f"fleet.py {SERVE_CHILD}")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--deadline", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("directory")
+    args = parser.parse_args(argv)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.directory)
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        say(f"port {args.port} is taken")
+        return REPO_SERVER_PORT_TAKEN
+    # Nobody may be left to stop it (an interrupted run): it stops itself.
+    timer = threading.Timer(max(0.0, args.deadline - time.time()), server.shutdown)
+    timer.daemon = True
+    timer.start()
+    with server:
+        server.serve_forever()
+    say(f"deadline {args.deadline} reached: stopped")
+    return 0
+
+
+def load_repo_server(state_dir: Path) -> RepoServer | None:
+    """The state dir's repo-server.json; None if there is none it could use."""
+    try:
+        raw = json.loads((state_dir / REPO_SERVER_FILE).read_text())
+        return RepoServer(pid=int(raw["pid"]), port=int(raw["port"]), run_id=str(raw["run_id"]), deadline=int(raw["deadline"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def repo_server_runs(server: RepoServer) -> bool:
+    """True if server.pid is alive and still that server: pid and command line, never a name."""
+    argv = cmdline_of(server.pid) or []
+    return repo_server_identity(argv) == server.identity and argv[7:9] == ["--port", str(server.port)]
+
+
+def put_repo_server_on_record(state_dir: Path, server: RepoServer) -> None:
+    """A server just spawned: in repo-server.json for serve and down, in the registry for the reaper."""
+    path = state_dir / REPO_SERVER_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(server)) + "\n")
+    tmp.replace(path)
+    record = {
+        "pid": server.pid,
+        "run_id": server.run_id,
+        "deadline": server.deadline,
+        "name": REPO_SERVER_NAME,
+        "port": server.port,
+        "state_dir": str(state_dir.resolve()),
+        "checkout": str(REPO),
+        "started": time.time(),
+    }
+    write_registry_record(server.pid, record)
+
+
+def forget_repo_server(state_dir: Path, server: RepoServer) -> None:
+    unregister(server.pid)
+    (state_dir / REPO_SERVER_FILE).unlink(missing_ok=True)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def port_accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until_serving(server: RepoServer, proc: subprocess.Popen[bytes], log: Path) -> int | None:
+    """None once the server accepts connections; its exit status if it exited first."""
+    limit = time.monotonic() + REPO_SERVER_START_TIMEOUT
+    while time.monotonic() < limit:
+        if proc.poll() is not None:
+            return proc.returncode
+        if port_accepts(server.port) and proc.poll() is None:
+            return None
+        time.sleep(0.05)
+    raise FleetError(
+        f"the repository server (pid {server.pid}) did not accept connections on port {server.port} "
+        f"within {REPO_SERVER_START_TIMEOUT:.0f}s; {log}:\n{log_tail(log)}"
+    )
+
+
+def start_repo_server(state_dir: Path, directory: Path, run_id: str, lifetime: float) -> RepoServer:
+    """Spawn the server in a session of its own and return once it serves; retry a port taken meanwhile."""
+    deadline = math.ceil(time.time() + lifetime)  # at least lifetime seconds
+    log = state_dir / REPO_SERVER_LOG
+    for _attempt in range(3):
+        port = free_port(set())
+        with log.open("wb") as out:
+            try:
+                argv = repo_server_argv(run_id, deadline, port, directory)
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as err:
+                raise FleetError(f"cannot start the repository server: {err}") from None
+        server = RepoServer(pid=proc.pid, port=port, run_id=run_id, deadline=deadline)
+        # Right after the spawn: whatever fails or interrupts us next, down and reap can stop it.
+        put_repo_server_on_record(state_dir, server)
+        try:
+            status = wait_until_serving(server, proc, log)
+        except BaseException:
+            with signals_held():
+                proc.kill()  # our child, not yet waited for: its pid cannot be another's
+                proc.wait()
+                forget_repo_server(state_dir, server)
+            raise
+        if status is None:
+            return server
+        forget_repo_server(state_dir, server)
+        if status != REPO_SERVER_PORT_TAKEN:
+            raise FleetError(f"the repository server exited with status {status}; {log}:\n{log_tail(log)}")
+    raise FleetError("could not find a free port for the repository server")
+
+
+def stop_repo_server(state_dir: Path) -> None:
+    """Stop the state dir's repository server if it runs, and drop its repo-server.json."""
+    server = load_repo_server(state_dir)
+    if server is not None and repo_server_runs(server):
+        if not kill_process(server.pid, server.identity):
+            raise FleetError(f"the repository server (pid {server.pid}) did not exit")
+        unregister(server.pid)
+        say(f"stopped the repository server (pid {server.pid}, port {server.port})")
+    # A server that is gone leaves its registry record to the reaper: its pid may be another's now.
+    (state_dir / REPO_SERVER_FILE).unlink(missing_ok=True)
+
+
 # --- commands ---------------------------------------------------------------
 
 
@@ -1099,7 +1302,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    """Stop every VM asked for; one that will not stop does not stop the rest."""
+    """Stop every VM asked for (all: and the repository server); one that will not stop does not stop the rest."""
     state_dir = Path(args.state_dir)
     failures = []
     with locked(state_dir), signals_held():
@@ -1122,14 +1325,39 @@ def cmd_down(args: argparse.Namespace) -> int:
             else:
                 forget(state, vm)
             say(f"stopped {name} (console log kept: {vm.console})")
+        if not args.names:
+            try:
+                stop_repo_server(state_dir)
+            except (FleetError, OSError) as err:
+                failures.append(str(err))
     if failures:
-        raise FleetError(f"{len(failures)} VM(s) not stopped:\n" + "\n".join(failures))
+        raise FleetError(f"{len(failures)} not stopped (VMs or the repository server):\n" + "\n".join(failures))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the state dir's repository server unless it runs; print its repo-server.json."""
+    state_dir = Path(args.state_dir)
+    run_id = new_run_id()
+    lifetime = env_seconds("AGENTNS_FLEET_MAX_LIFETIME", DEFAULT_MAX_LIFETIME) if args.lifetime is None else args.lifetime
+    if lifetime <= 0:
+        raise FleetError(f"--lifetime {lifetime:g} must be positive")
+    directory = Path(args.directory).resolve()
+    with locked(state_dir):
+        server = load_repo_server(state_dir)
+        if server is not None and repo_server_runs(server):
+            server.started = False
+        else:
+            directory.mkdir(parents=True, exist_ok=True)  # the build may publish into it later
+            server = start_repo_server(state_dir, directory, run_id, lifetime)
+            say(f"serving {directory} on http://127.0.0.1:{server.port}/ (pid {server.pid}, run {run_id}, stops by itself at {server.deadline})")
+    print(json.dumps(asdict(server)))
     return 0
 
 
 def cmd_reap(args: argparse.Namespace) -> int:
     reaped = reap(args.run_id)
-    say(f"reaped {len(reaped)} VM(s)")
+    say(f"reaped {len(reaped)} VM(s) or server(s)")
     return 0
 
 
@@ -1324,10 +1552,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_wait_options(up)
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", parents=[common], help="stop VMs started from this state dir")
-    down.add_argument("names", nargs="*", help="only these VMs (default: all)")
+    down = sub.add_parser("down", parents=[common], help="stop VMs started from this state dir, and its repository server")
+    down.add_argument("names", nargs="*", help="only these VMs (default: all, and the repository server)")
     down.add_argument("--keep-disks", action="store_true", help="keep the overlays")
     down.set_defaults(func=cmd_down)
+
+    serve = sub.add_parser("serve", parents=[common], help="serve a directory over HTTP to the VMs (one server per state dir)")
+    serve.add_argument("directory", help="served read-only; created if missing")
+    serve.add_argument(
+        "--lifetime",
+        type=float,
+        help=f"seconds until it stops by itself (default: $AGENTNS_FLEET_MAX_LIFETIME or {DEFAULT_MAX_LIFETIME:.0f})",
+    )
+    serve.set_defaults(func=cmd_serve)
 
     status = sub.add_parser("status", parents=[common], help="show the VMs")
     status.add_argument("--json", action="store_true")
@@ -1350,8 +1587,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_wait_options(wait)
     wait.set_defaults(func=cmd_wait)
 
-    reaper = sub.add_parser("reap", help="stop expired VMs of every checkout (and with --run-id, all of one run)")
-    reaper.add_argument("--run-id", help="also stop every VM of this run, expired or not")
+    reaper = sub.add_parser("reap", help="stop expired VMs and servers of every checkout (and with --run-id, all of one run)")
+    reaper.add_argument("--run-id", help="also stop every VM and server of this run, expired or not")
     reaper.set_defaults(func=cmd_reap)
 
     inv = sub.add_parser("inventory", parents=[common], help="print an Ansible inventory")
@@ -1372,8 +1609,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
         with signals_raise():
+            if argv[:1] == [SERVE_CHILD]:
+                return serve_directory(argv[1:])
             args = build_parser().parse_args(argv)
             return int(args.func(args))
     except FleetError as err:

@@ -11,7 +11,10 @@
 # Case "boot": two VMs, interrupted right after QEMU of the run started. By
 # default they boot a blank disk (the signal comes long before a guest would
 # reach SSH), so the case is cheap and needs no cached image; --image DIR
-# boots that image (e.g. ~/.cache/agentns/images/<hash>) instead.
+# boots that image (e.g. ~/.cache/agentns/images/<hash>) instead. The run's
+# repository server (`fleet.py serve`, as Molecule's prepare starts it) is
+# not `up`'s: after the interrupt, `down` and `reap --run-id` (as
+# scripts/test.sh's stop_scenarios) must leave none of it either.
 # Case "build": no image yet, so `up` runs build-image.sh (into a private
 # AGENTNS_CACHE_DIR), interrupted while debootstrap downloads. Needs root
 # and the Debian mirror; skipped otherwise or with --skip-build.
@@ -74,6 +77,17 @@ processes_using() {
 	done
 }
 
+# Pids of live repository servers (fleet.py serve's children) of run $1.
+server_of_run() {
+	local f argv pid
+	for f in /proc/[0-9]*/cmdline; do
+		argv=$(tr '\0' '\n' 2>/dev/null <"$f") || continue
+		[[ $argv == *$'\n_serve-repo\n--run-id\n'"$1"$'\n'* ]] || continue
+		pid=${f#/proc/}
+		echo "${pid%/cmdline}"
+	done
+}
+
 # At least $2 QEMU processes of run $1 are running.
 # shellcheck disable=SC2317 # called through wait_until
 qemu_running() { (($(qemu_of_run "$1" | wc -l) >= $2)); }
@@ -119,7 +133,7 @@ result() {
 }
 
 case_boot() {
-	local started=$SECONDS run_id state=$work/boot/state cache=$work/boot/cache pid left problems=()
+	local started=$SECONDS run_id state=$work/boot/state cache=$work/boot/cache pid left server problems=()
 	run_id=interrupt-boot-$(date +%s)-$$
 	if [[ -z $image ]]; then
 		image=$work/boot/image
@@ -130,8 +144,14 @@ case_boot() {
 		}
 		: >"$image/id_ed25519"
 	fi
+	mkdir -p "$work/boot/repo"
+	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" serve \
+		--state-dir "$state" "$work/boot/repo" >"$work/serve.json" 2>>"$work/boot.log" ||
+		problems+=("fleet.py serve failed")
+	server=$(server_of_run "$run_id" | xargs)
+	[[ -n $server ]] || problems+=("no repository server of run $run_id running")
 	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
-		--image "$image" --state-dir "$state" >"$work/boot.log" 2>&1 &
+		--image "$image" --state-dir "$state" >>"$work/boot.log" 2>&1 &
 	pid=$!
 	if ! wait_until 60 qemu_running "$run_id" 2; then
 		problems+=("QEMU of run $run_id did not start within 60s")
@@ -143,9 +163,18 @@ case_boot() {
 	[[ -n $left ]] && problems+=("QEMU of run $run_id still running: pids $left")
 	left=$(find "$state" -name '*.qcow2' -printf '%p ' 2>/dev/null)
 	[[ -n $left ]] && problems+=("overlays left: $left")
-	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
+	# The server's record stays until down or reap.
+	left=$(find "$cache/fleet/registry" -name '*.json' ! -name "${server:-none}.json" -printf '%p ' 2>/dev/null)
 	[[ -n $left ]] && problems+=("registry records left: $left")
 	grep -q "interrupted" "$work/boot.log" || problems+=("fleet.py did not report the interrupt")
+	# What scripts/test.sh's stop_scenarios does next.
+	AGENTNS_CACHE_DIR=$cache python3 "$fleet" down --state-dir "$state" >>"$work/boot.log" 2>&1
+	AGENTNS_CACHE_DIR=$cache python3 "$fleet" reap --run-id "$run_id" >>"$work/boot.log" 2>&1
+	left=$(server_of_run "$run_id" | xargs)
+	[[ -n $left ]] && problems+=("repository server of run $run_id still running: pids $left")
+	[[ -e $state/repo-server.json ]] && problems+=("$state/repo-server.json left")
+	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("registry records left after down and reap: $left")
 	if ((${#problems[@]})); then
 		sed 's/^/  | /' "$work/boot.log" >&2
 		# Leave nothing running, whatever went wrong.

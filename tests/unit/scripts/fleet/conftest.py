@@ -13,7 +13,7 @@ import os
 import signal
 
 import pytest
-from fleet_testlib import fake_bin, fake_qemu_pids, load_fleet
+from fleet_testlib import fake_bin, fake_qemu_pids, load_fleet, repo_server_pids
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ def env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     info = {"tmp": tmp_path, "cache": cache, "image": image, "state": tmp_path / "state"}
     yield info
-    # Whatever a failing test left running: the fakes of this tmp_path only.
-    for pid in fake_qemu_pids(str(tmp_path)):
+    # Whatever a failing test left running: the fakes and servers of this tmp_path only.
+    for pid in fake_qemu_pids(str(tmp_path)) + repo_server_pids(str(tmp_path)):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

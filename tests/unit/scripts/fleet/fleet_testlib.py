@@ -65,8 +65,8 @@ def registered_pids(cache: Path) -> list[int]:
     return sorted(int(p.stem) for p in registry.glob("*.json")) if registry.is_dir() else []
 
 
-def fake_qemu_pids(marker: str) -> list[int]:
-    """Pids of live fake QEMUs whose command line contains marker."""
+def pids_matching(marker: str, is_it) -> list[int]:
+    """Pids of live processes whose argv passes is_it and contains marker."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -75,9 +75,32 @@ def fake_qemu_pids(marker: str) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0] == b"qemu-system-x86_64" and any(marker.encode() in arg for arg in argv):
+        if argv and is_it(argv) and any(marker.encode() in arg for arg in argv):
             pids.append(int(proc.name))
     return pids
+
+
+def fake_qemu_pids(marker: str) -> list[int]:
+    """Pids of live fake QEMUs whose command line contains marker."""
+    return pids_matching(marker, lambda argv: argv[0] == b"qemu-system-x86_64")
+
+
+def repo_server_pids(marker: str) -> list[int]:
+    """Pids of live repository servers (fleet.py serve's children) whose command line contains marker."""
+    return pids_matching(marker, lambda argv: b"_serve-repo" in argv)
+
+
+def cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().rstrip(b"\0").split(b"\0")]
+
+
+def alive(pid: int) -> bool:
+    """A live process (a zombie has no command line)."""
+    try:
+        return bool(cmdline(pid)[0])
+    except (OSError, IndexError):
+        return False
 
 
 def wait_for(predicate, seconds: float = 10.0):

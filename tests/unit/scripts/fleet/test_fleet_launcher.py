@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from fleet_testlib import FLEET_PY, fake_qemu_pids, registered_pids, state_json, wait_for
+from fleet_testlib import FLEET_PY, alive, cmdline, fake_qemu_pids, registered_pids, state_json, wait_for
 
 IGNORE_SIGINT_THEN_EXEC = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
 
@@ -22,18 +22,6 @@ def up(fleet, env, *extra, count=1):
     if not any(a in extra for a in ("--host", "--spec")):
         args += ["--count", str(count)]
     return fleet.main(args)
-
-
-def cmdline(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return [a.decode() for a in f.read().rstrip(b"\0").split(b"\0")]
-
-
-def alive(pid):
-    try:
-        return bool(cmdline(pid)[0])
-    except (OSError, IndexError):
-        return False
 
 
 def vm_pid(env, name="vm-1", state=None):
