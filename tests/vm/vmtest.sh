@@ -71,20 +71,45 @@ kernel_image() {
 }
 
 # Static binaries: the initramfs has busybox and nothing else.
+compile_suite() {
+	local dir=$1 ksft=$2
+	mkdir -p "$dir/include"
+	cp -r "$top/userspace" "$top/tests/kernel" "$dir/"
+	cp -r "$top/include/uapi" "$dir/include/"
+	make -s -C "$dir/userspace" UAPI_INCLUDE="$dir/include/uapi" >&2 &&
+		make -s -C "$dir/kernel" UAPI_INCLUDE="$dir/include/uapi" KSFT_DIR="$ksft" >&2 || return 1
+	[[ -d $top/benchmarks/guest ]] || return 0
+	cp -r "$top/benchmarks/guest" "$dir/bench" &&
+		make -s -C "$dir/bench" UAPI_INCLUDE="$dir/include/uapi" >&2
+}
+
+# The suite of these inputs (its sources, the uapi headers, kselftest's
+# harness) is built once and kept in the cache: test_vmtest.sh alone boots
+# ten fake guests. Built in the stage (an interrupt leaves nothing), then
+# put in the cache under a temporary name and renamed.
 build_suite() {
-	local stage=$1
-	mkdir -p "$stage/suite"
-	cp -r "$top/userspace" "$top/tests/kernel" "$stage/suite/"
-	mkdir -p "$stage/suite/include"
-	cp -r "$top/include/uapi" "$stage/suite/include/"
-	make -s -C "$stage/suite/userspace" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	local stage=$1 ksft key cache
 	# kselftest_harness.h comes from the pristine 7.3 source (unpacked once).
-	local ksft
 	ksft=$("$top/scripts/build.sh" --source)/tools/testing/selftests
-	make -s -C "$stage/suite/kernel" UAPI_INCLUDE="$stage/suite/include/uapi" \
-		KSFT_DIR="$ksft" >&2
-	[[ -d $top/benchmarks/guest ]] && cp -r "$top/benchmarks/guest" "$stage/suite/bench" &&
-		make -s -C "$stage/suite/bench" UAPI_INCLUDE="$stage/suite/include/uapi" >&2
+	key=$({
+		tar -C "$top" -cf - --sort=name --mtime=@0 --owner=0 --group=0 \
+			userspace tests/kernel include/uapi benchmarks/guest 2>/dev/null
+		cat "$ksft/kselftest_harness.h" "$ksft/kselftest.h"
+	} | sha256sum | cut -c1-16)
+	cache=${AGENTNS_CACHE_DIR:-$HOME/.cache/agentns}/suites/$key
+	if [[ -d $cache ]]; then
+		cp -a "$cache" "$stage/suite"
+		return
+	fi
+	compile_suite "$stage/suite" "$ksft" || return 1
+	mkdir -p "${cache%/*}"
+	# A run beside this one may have put it there first: either will do.
+	if ! cp -a "$stage/suite" "$cache.tmp.$$" || ! mv -T "$cache.tmp.$$" "$cache" 2>/dev/null; then
+		rm -rf "$cache.tmp.$$"
+	fi
+	# Each is some 20 MB of static binaries: keep the newest few.
+	find "${cache%/*}" -mindepth 1 -maxdepth 1 -type d ! -name '*.tmp.*' -printf '%T@ %p\n' |
+		sort -rn | tail -n +5 | cut -d' ' -f2- | xargs -r rm -rf
 	return 0
 }
 
