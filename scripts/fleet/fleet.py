@@ -282,9 +282,14 @@ def save_state(state: State) -> None:
         "key": state.key,
         "vms": {name: asdict(vm) for name, vm in state.machines.items()},
     }
-    tmp = state.path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(state.path)
+    write_json_atomically(state.path, data, indent=2)
+
+
+def write_json_atomically(path: Path, data: Any, indent: int | None = None) -> None:
+    """Write under a temporary name, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=indent) + "\n")
+    tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -625,9 +630,7 @@ def registry_locked() -> Iterator[Path]:
 def write_registry_record(pid: int, record: dict[str, Any]) -> None:
     path = registry_dir()
     path.mkdir(parents=True, exist_ok=True)
-    tmp = path / f".{pid}.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path / f"{pid}.json")
+    write_json_atomically(path / f"{pid}.json", record, indent=2)
 
 
 def register(vm: Vm, state_dir: Path) -> None:
@@ -1115,10 +1118,7 @@ def repo_server_runs(server: RepoServer) -> bool:
 
 def put_repo_server_on_record(state_dir: Path, server: RepoServer) -> None:
     """A server just spawned: in repo-server.json for serve and down, in the registry for the reaper."""
-    path = state_dir / REPO_SERVER_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(server)) + "\n")
-    tmp.replace(path)
+    write_json_atomically(state_dir / REPO_SERVER_FILE, asdict(server))
     record = {
         "pid": server.pid,
         "run_id": server.run_id,
