@@ -1,10 +1,22 @@
 #!/usr/bin/env python3
 """Launch and manage the agentns test fleet: Debian VMs under QEMU (TCG).
 
-Every VM boots the cached base image (scripts/fleet/build-image.sh) through
-BIOS and GRUB from its own qcow2 overlay, so each run starts clean. SSH is
-forwarded from 127.0.0.1; the serial console is logged to a file, and a QMP
-socket lets `reset` power-cycle a VM the way a BMC would.
+Every VM runs the cached base image (scripts/fleet/build-image.sh) from its
+own qcow2 overlay, so each run starts clean. SSH is forwarded from
+127.0.0.1; the serial console is logged to a file, and a QMP socket lets
+`reset` power-cycle a VM the way a BMC would.
+
+A VM starts from a booted-state snapshot of its shape (image, memory,
+vCPUs, extra disk): its overlay on the snapshot's disk and QEMU restoring
+the saved RAM and devices (-incoming), a few seconds of CPU where a boot
+through BIOS, GRUB and systemd takes a minute under TCG. Then the guest
+gets the host's time and a machine id of its own. The first `up` that needs
+a shape makes its snapshot, under a lock in the image's directory (a second
+`up` waits and uses it): one VM boots as below, syncs, and its state is
+saved with QMP stop and migrate. A restore that fails boots that VM cold
+instead, once, and drops the snapshot so the next `up` makes a new one.
+`up --cold-boot` or AGENTNS_FLEET_BOOT=cold boots every VM through BIOS
+and GRUB, as a reset or power cycle always does.
 
 All state (ports, pids, paths) lives in STATE_DIR/state.json; `down` stops
 only the QEMU processes recorded there (and the state dir's repository
@@ -28,14 +40,15 @@ checking the pid's command line; `up` reaps expired VMs before it starts new
 ones.
 
 Waits tell slow from dead: while waiting for SSH they watch the serial
-console grow and reach `login:` and ask QMP `query-status`. A VM that exits,
+console grow and reach `login:` and ask QMP `query-status` (a restored VM
+prints nothing: QMP and SSH alone tell, with the same timeouts). A VM that exits,
 stops, pauses on an I/O error (full disk) or prints nothing for
 --stall-timeout seconds ($AGENTNS_FLEET_STALL_TIMEOUT, default 240) fails at
 once; a VM that makes progress gets up to --timeout seconds
 ($AGENTNS_FLEET_BOOT_TIMEOUT, default 900: a boot to SSH took 170-185 s and a
 reset --wait 340 s with two scenarios on 2 cores).
 
-    fleet.py up --count 2 --name vm --state-dir DIR
+    fleet.py up --count 2 --name vm --state-dir DIR  [--cold-boot]
     fleet.py inventory --state-dir DIR > hosts.yml
     fleet.py reset vm-1 --wait --state-dir DIR
     fleet.py pause vm-1 --state-dir DIR       (a host that vanishes: QMP stop)
@@ -62,6 +75,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -129,6 +143,14 @@ class FleetError(Exception):
 
 class BootStalled(FleetError):
     """The console printed nothing for the stall timeout: the guest is stuck, not slow."""
+
+
+class RestoreFailed(FleetError):
+    """A VM started from a snapshot did not come up (QEMU exited, a bad state, no SSH): boot it cold instead."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class Interrupted(BaseException):
@@ -239,6 +261,10 @@ class Vm:
     # neither and use the state's key.
     suite: str = ""
     key: str = ""
+    # Started from a booted-state snapshot (this directory) rather than booted;
+    # a reset or power cycle afterwards boots its disk as usual.
+    restored: bool = False
+    snapshot: str = ""
 
 
 @dataclass
@@ -719,7 +745,12 @@ def reap(run_id: str | None = None, now: float | None = None) -> list[dict[str, 
 # --- starting VMs -----------------------------------------------------------
 
 
-def qemu_argv(vm: Vm) -> list[str]:
+def qemu_argv(vm: Vm, incoming: str | None = None) -> list[str]:
+    """QEMU's command line for vm; with incoming, it restores a saved state instead of booting.
+
+    A restore needs the very device set of the VM that was saved (machine,
+    memory, devices in the same order): only names and paths may differ.
+    """
     options = [
         # debug-threads: the vCPU thread is "CPU 0/TCG" in guest-state-*.txt.
         ("-name", f"agentns-{vm.name},debug-threads=on"),
@@ -733,6 +764,9 @@ def qemu_argv(vm: Vm) -> list[str]:
         ("-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{vm.port}-:22"),
         ("-device", "virtio-net-pci,netdev=net0,romfile="),  # no iPXE ROM: the disk boots
         ("-device", "virtio-rng-pci"),
+        # A new generation id on each restore: the guest kernel (5.18+) reseeds
+        # its random state, which VMs restored from one snapshot would share.
+        ("-device", "vmgenid,guid=auto"),
         ("-serial", f"file:{vm.console}"),
         ("-device", "i6300esb"),
         ("-watchdog-action", "reset"),
@@ -742,6 +776,8 @@ def qemu_argv(vm: Vm) -> list[str]:
     ]
     if vm.extra_disk:
         options.append(("-drive", f"file={vm.extra_disk},format=qcow2,if=virtio,cache=unsafe"))
+    if incoming:
+        options.append(("-incoming", incoming))
     argv = ["qemu-system-x86_64", "-nodefaults"]
     for flag, value in options:
         argv += [flag, value]
@@ -758,22 +794,14 @@ def qemu_img(*args: str) -> None:
         raise FleetError(f"qemu-img {' '.join(args)} failed (exit {done.returncode}): {detail}")
 
 
-def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int, run_id: str, deadline: int) -> Vm:
-    vm_dir = (state_dir / spec.name).resolve()
+def prepare_vm(vm_dir: Path, image: Path, spec: VmSpec, port: int, run_id: str, deadline: int, snapshot: Snapshot | None = None) -> Vm:
+    """A VM's fresh disks in vm_dir: its overlay on the image (or on a snapshot's disk) and a blank extra disk."""
+    vm_dir = vm_dir.resolve()
     vm_dir.mkdir(parents=True, exist_ok=True)
     overlay = vm_dir / "disk.qcow2"
     overlay.unlink(missing_ok=True)
-    qemu_img(
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        str(image / "base.qcow2"),
-        "-F",
-        "qcow2",
-        str(overlay),
-    )
+    backing = snapshot.disk if snapshot else image / "base.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", str(backing), "-F", "qcow2", str(overlay))
     extra = None
     if spec.extra_disk_gb > 0:
         extra = vm_dir / "extra.qcow2"
@@ -800,6 +828,8 @@ def prepare_vm(state_dir: Path, image: Path, spec: VmSpec, port: int, run_id: st
         log=str(vm_dir / "qemu.log"),
         suite=spec.suite,
         key=str(image / "id_ed25519"),
+        restored=snapshot is not None,
+        snapshot=str(snapshot.dir) if snapshot else "",
     )
 
 
@@ -807,15 +837,16 @@ def qemu_log_tail(vm: Vm) -> str:
     return log_tail(Path(vm.log))
 
 
-def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None]) -> subprocess.Popen[bytes]:
+def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None], incoming: str | None = None) -> subprocess.Popen[bytes]:
     """Start QEMU as our child in a session of its own; return once QMP answers.
 
     on_spawn runs right after the spawn, before anything can fail, so the pid
-    is on record (state.json, registry) whatever happens next.
+    is on record (state.json, registry) whatever happens next. With incoming
+    (restore_uri), QEMU restores a saved state instead of booting.
     """
     with open(vm.log, "wb") as log:
         try:
-            proc = subprocess.Popen(qemu_argv(vm), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(qemu_argv(vm, incoming), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as err:
             raise FleetError(f"cannot start QEMU for {vm.name}: {err}") from None
     vm.pid = proc.pid
@@ -836,25 +867,22 @@ def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None]) -> s
 
 
 def start_vm(
-    state_dir: Path,
-    image: Path,
-    spec: VmSpec,
+    prepare: Callable[[int], Vm],
     taken: set[int],
-    run_id: str,
-    deadline: int,
     on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None],
     on_failed: Callable[[Vm], None],
+    incoming: str | None = None,
 ) -> tuple[Vm, subprocess.Popen[bytes]]:
-    """Create the overlay and start QEMU; retry if the port got taken meanwhile."""
+    """Create the disks (prepare, given a free SSH port) and start QEMU; retry if the port got taken meanwhile."""
     for _attempt in range(5):
-        vm = prepare_vm(state_dir, image, spec, free_port(taken), run_id, deadline)
+        vm = prepare(free_port(taken))
         try:
-            return vm, launch(vm, on_spawn)
+            return vm, launch(vm, on_spawn, incoming)
         except FleetError as err:
             on_failed(vm)  # QEMU is gone: launch reaped it
             if "hostfwd" not in str(err) and "forward" not in str(err):
                 raise
-    raise FleetError(f"could not find a free SSH port for {spec.name}")
+    raise FleetError(f"could not find a free SSH port for {vm.name}")
 
 
 # --- SSH --------------------------------------------------------------------
@@ -889,7 +917,12 @@ def boot_error(vm: Vm, seconds: float, why: str, kind: type[FleetError] = FleetE
 
 @dataclass
 class Watch:
-    """What a wait has seen of one VM's boot."""
+    """What a wait has seen of one VM's boot.
+
+    restored: the VM was started from a snapshot and runs (finish_restore):
+    its console stays silent, so only QEMU, QMP and SSH tell; a failure is a
+    RestoreFailed, for a cold boot instead.
+    """
 
     vm: Vm
     proc: subprocess.Popen[bytes] | None
@@ -899,15 +932,21 @@ class Watch:
     login: bool = False
     qmp_at: float = 0.0
     since: float = field(default_factory=time.monotonic)  # start of the wait
+    restored: bool = False
+
+    def error(self, now: float, why: str, kind: type[FleetError] = FleetError) -> FleetError:
+        if self.restored:
+            return RestoreFailed(str(boot_error(self.vm, now - self.since, f"restored from {self.vm.snapshot}: {why}")), self.vm.name)
+        return boot_error(self.vm, now - self.since, why, kind)
 
     def look(self, now: float) -> None:
         """Fail at once if the VM is dead; note console progress."""
         vm = self.vm
         if self.proc is not None and self.proc.poll() is not None:
             log = qemu_log_tail(vm)
-            raise boot_error(vm, now - self.since, f"QEMU exited with status {self.proc.returncode}" + (f": {log}" if log else ""))
+            raise self.error(now, f"QEMU exited with status {self.proc.returncode}" + (f": {log}" if log else ""))
         if self.proc is None and not pid_is_ours(vm):
-            raise boot_error(vm, now - self.since, f"QEMU (pid {vm.pid}) is gone")
+            raise self.error(now, f"QEMU (pid {vm.pid}) is gone")
         size = console_size(vm)
         if size > self.size:
             self.size, self.progress_at = size, now
@@ -917,9 +956,23 @@ class Watch:
             self.qmp_at = now
             status = qmp_status(vm)
             if status == "io-error":
-                raise boot_error(vm, now - self.since, f"the guest is paused on a disk I/O error (QMP io-error): is the host disk full? {disk_free(vm)}")
+                raise self.error(now, f"the guest is paused on a disk I/O error (QMP io-error): is the host disk full? {disk_free(vm)}")
             if status in DEAD_STATES:
-                raise boot_error(vm, now - self.since, f"the guest stopped (QMP status {status})")
+                raise self.error(now, f"the guest stopped (QMP status {status})")
+            if self.restored and status in RESTORE_PAUSED_STATES:
+                raise self.error(now, f"the guest no longer runs (QMP status {status})")
+
+    def stalled(self, now: float, stall_timeout: float) -> FleetError | None:
+        """The error if this VM made no progress for stall_timeout, else None."""
+        quiet = now - self.progress_at
+        if quiet <= stall_timeout:
+            return None
+        if self.restored:
+            # A restored guest has nothing left to print: it runs, sshd included.
+            return self.error(now, f"SSH did not answer for {quiet:.0f}s (stall timeout {stall_timeout:.0f}s)")
+        if self.login:
+            return self.error(now, f"the console reached login: but SSH did not answer for {quiet:.0f}s")
+        return self.error(now, f"no console output for {quiet:.0f}s (stall timeout {stall_timeout:.0f}s): the boot is stuck", BootStalled)
 
 
 def read_console(vm: Vm, offset: int) -> bytes:
@@ -949,8 +1002,9 @@ def wait_ssh(
     """Wait until every VM accepts an SSH login; fail early when one is dead.
 
     Dead: QEMU exited, QMP reports a stopped guest or an I/O error, or the
-    console printed nothing for stall_timeout. Slow (the console grows) is
-    given up to timeout.
+    console printed nothing for stall_timeout (a restored VM: SSH did not
+    answer for stall_timeout). Slow (the console grows) is given up to
+    timeout.
     """
     start = time.monotonic()
     waiting = {watch.vm.name: watch for watch in watches}
@@ -961,43 +1015,45 @@ def wait_ssh(
             watch.look(now)
             if ssh_banner(vm.port) and ssh_login_works(state, vm):
                 vm.ssh_ready_seconds = round(time.time() - (since or vm.started), 1)
-                say(f"{name} ready on port {vm.port} after {vm.ssh_ready_seconds}s")
+                say(f"{name} ready on port {vm.port} after {vm.ssh_ready_seconds}s" + (" (restored)" if watch.restored else ""))
                 del waiting[name]
                 continue
-            quiet = time.monotonic() - watch.progress_at
-            if quiet > stall_timeout:
-                why = (
-                    f"the console reached login: but SSH did not answer for {quiet:.0f}s"
-                    if watch.login
-                    else f"no console output for {quiet:.0f}s (stall timeout {stall_timeout:.0f}s): the boot is stuck"
-                )
-                raise boot_error(vm, time.monotonic() - start, why, BootStalled if not watch.login else FleetError)
+            stalled = watch.stalled(time.monotonic(), stall_timeout)
+            if stalled:
+                raise stalled
         if not waiting:
             break
         elapsed = time.monotonic() - start
         if elapsed > timeout:
             watch = next(iter(waiting.values()))
+            if watch.restored:
+                raise watch.error(time.monotonic(), f"SSH not ready within the {timeout:.0f}s timeout")
             state_now = "reached login: but SSH is not ready" if watch.login else "still booting (the console is growing)"
             raise boot_error(watch.vm, elapsed, f"SSH not ready within the {timeout:.0f}s timeout; {state_now}")
         time.sleep(POLL_INTERVAL)
 
 
-def watch_vm(vm: Vm, proc: subprocess.Popen[bytes] | None = None, offset: int | None = None) -> Watch:
+def watch_vm(vm: Vm, proc: subprocess.Popen[bytes] | None = None, offset: int | None = None, restored: bool = False) -> Watch:
     size = console_size(vm) if offset is None else offset
-    return Watch(vm=vm, proc=proc, offset=size, size=size, progress_at=time.monotonic())
+    return Watch(vm=vm, proc=proc, offset=size, size=size, progress_at=time.monotonic(), restored=restored)
 
 
-def set_hostname(state: State, vm: Vm) -> None:
+def set_hostname(state: State, vm: Vm, first: str = "") -> None:
+    """Name the guest after its VM; first: commands to run before, in the same SSH login.
+
+    (Each login costs a TCG guest about 0.7 s of CPU.)
+    """
     # /etc/hosts first, so sudo can resolve the new name at once.
-    script = (
-        "set -e; "
+    rename = (
         f"sudo sed -i 's/^127\\.0\\.1\\.1\\s.*/127.0.1.1\\t{vm.name}/' /etc/hosts; "
         f"sudo hostnamectl set-hostname {vm.name} 2>/dev/null || "
         f"{{ echo {vm.name} | sudo tee /etc/hostname >/dev/null; sudo hostname {vm.name}; }}"
     )
+    script = f"set -e; {first}; {rename}" if first else f"set -e; {rename}"
     done = ssh_run(state, vm, script)
     if done.returncode != 0:
-        raise FleetError(f"VM {vm.name}: setting the hostname failed: {done.stderr.strip()}")
+        what = "setting the clock, machine id and hostname after its restore" if first else "setting the hostname"
+        raise FleetError(f"VM {vm.name}: {what} failed: {done.stderr.strip()}")
 
 
 # --- stopping ---------------------------------------------------------------
@@ -1050,6 +1106,338 @@ def forget(state: State, vm: Vm) -> None:
     if state.machines.get(vm.name) is vm:
         del state.machines[vm.name]
     save_state(state)
+
+
+# --- booted-state snapshots -------------------------------------------------
+#
+# A VM boots once per shape (image, memory, vCPUs, extra disk); its booted
+# state is saved (QMP stop, migrate to a file) with its disk, and `up` starts
+# every VM of that shape from there (-incoming) in seconds, where a boot
+# through BIOS, GRUB and systemd costs a minute of CPU under TCG.
+#
+# IMAGE_DIR/booted-KEY is a symlink to the snapshot, IMAGE_DIR/booted-KEY.ID/:
+#   disk.qcow2     overlay on the image's base.qcow2: what the first boot wrote
+#   state          the migration stream (RAM and devices), uncompressed:
+#                  189 MB for a booted 1536 MiB Debian 12 guest (a zero page
+#                  takes a few bytes); zstd -1 would make it 55 MB but cost
+#                  each restore 0.16 s of CPU, which is what snapshots save
+#   manifest.json  what KEY covers, and the QEMU command line it was saved from
+# Each snapshot has a directory of its own, since restored overlays name its
+# disk as their backing file: a snapshot dropped and made again must not pass
+# for the old one under a VM that is power-cycled later. It is built in
+# IMAGE_DIR/.booted-KEY.work-ID under IMAGE_DIR/.booted-KEY.lock (a second
+# `up` that wants it waits, then uses it) and published by a rename and the
+# symlink, so an interrupted or failed creation leaves nothing behind.
+
+# Part of every snapshot key: bump it when what a snapshot holds, or how it is made, changes.
+SNAPSHOT_VERSION = 1
+SNAPSHOT_SAVE_TIMEOUT = 300.0  # from `migrate` to `completed`
+SNAPSHOT_SETTLE_TIMEOUT = 120  # for the boot's last jobs, before the state is saved
+# Beyond the boot and save of the one who creates it, how long a second `up` waits for a snapshot.
+SNAPSHOT_LOCK_MARGIN = 300.0
+# QEMU's default cap on migration bandwidth (128 MiB/s in 7.2) would only slow the save down.
+MIGRATION_MAX_BANDWIDTH = 8 << 30
+# A restored guest arrives paused: its state was saved stopped (QMP `cont` runs it).
+RESTORE_PAUSED_STATES = {"paused", "postmigrate", "prelaunch", "finish-migrate"}
+RESTORE_POLL_INTERVAL = 0.1
+BOOT_MODES = ("snapshot", "cold")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a booted state depends on besides QEMU: the VMs of one shape share a snapshot."""
+
+    image: Path
+    memory: int
+    smp: int
+    extra_disk_gb: int
+
+    @classmethod
+    def of(cls, spec: VmSpec, image: Path) -> Shape:
+        return cls(image=image, memory=spec.memory, smp=spec.smp, extra_disk_gb=spec.extra_disk_gb)
+
+    def describe(self) -> str:
+        extra = f", {self.extra_disk_gb} GiB extra disk" if self.extra_disk_gb else ""
+        return f"{self.image.name}, {self.memory} MiB, {self.smp} vCPU{extra}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published snapshot: its own directory (the symlink resolved)."""
+
+    dir: Path
+
+    @property
+    def disk(self) -> Path:
+        return self.dir / "disk.qcow2"
+
+    @property
+    def state(self) -> Path:
+        return self.dir / "state"
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "manifest.json"
+
+
+def template_vm(shape: Shape) -> Vm:
+    """A VM of this shape with placeholder names, paths and ids: its argv is the shape of QEMU's command line."""
+    return Vm(
+        name="NAME",
+        port=0,
+        pid=0,
+        dir="DIR",
+        overlay="DISK",
+        extra_disk="EXTRA" if shape.extra_disk_gb > 0 else None,
+        console="CONSOLE",
+        qmp="QMP",
+        memory=shape.memory,
+        smp=shape.smp,
+        started=0.0,
+        run_id="RUN",
+    )
+
+
+def qemu_binary_stamp() -> list[Any]:
+    """Which QEMU runs the VMs: a new one may not read an old one's migration stream."""
+    path = shutil.which("qemu-system-x86_64")
+    if path is None:
+        return ["missing"]
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    return [real, stat.st_size, stat.st_mtime_ns]
+
+
+def snapshot_inputs(shape: Shape) -> dict[str, Any]:
+    base = (shape.image / "base.qcow2").stat()
+    return {
+        "version": SNAPSHOT_VERSION,
+        "image": str(shape.image),
+        "base": [base.st_size, base.st_mtime_ns],
+        "memory": shape.memory,
+        "smp": shape.smp,
+        "extra_disk_gb": shape.extra_disk_gb,
+        "argv": qemu_argv(template_vm(shape)),
+        "qemu": qemu_binary_stamp(),
+    }
+
+
+def snapshot_key(shape: Shape) -> str:
+    """A digest of everything a booted state depends on: a change to any of them means a new snapshot."""
+    return hashlib.sha256(json.dumps(snapshot_inputs(shape), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def snapshot_link(image: Path, key: str) -> Path:
+    return image / f"booted-{key}"
+
+
+def find_snapshot(image: Path, key: str) -> Snapshot | None:
+    """The published snapshot of this key, if there is one (complete: it is published whole)."""
+    try:
+        target = snapshot_link(image, key).resolve(strict=True)
+    except OSError:
+        return None
+    snapshot = Snapshot(target)
+    if snapshot.disk.is_file() and snapshot.state.is_file() and snapshot.manifest.is_file():
+        return snapshot
+    return None
+
+
+def restore_uri(snapshot: Snapshot) -> str:
+    return f"exec:cat {shlex.quote(str(snapshot.state))}"
+
+
+def wait_for_lock(lock: Any, limit: float, what: str) -> bool:
+    """Take the flock of an open file, waiting up to limit seconds; False if it stayed taken."""
+    start = time.monotonic()
+    said = False
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        if not said:
+            say(f"waiting for {what} (another fleet.py is creating it), up to {limit:.0f}s")
+            said = True
+        if time.monotonic() - start >= limit:
+            return False
+        time.sleep(POLL_INTERVAL)
+
+
+@contextlib.contextmanager
+def snapshot_locked(image: Path, key: str, limit: float) -> Iterator[bool]:
+    """Hold the snapshot's lock (True), or give up after limit seconds (False)."""
+    with (image / f".booted-{key}.lock").open("w") as lock:
+        yield wait_for_lock(lock, limit, f"the snapshot {snapshot_link(image, key)}")
+
+
+def remove_unpublished(image: Path, key: str) -> None:
+    """Under the snapshot's lock: what creations of this key that died left behind."""
+    current = snapshot_link(image, key).resolve()
+    for leftover in [*image.glob(f".booted-{key}.work-*"), *image.glob(f"booted-{key}.*")]:
+        if leftover.is_dir() and not leftover.is_symlink() and leftover != current:
+            say(f"removing {leftover}, left by an interrupted snapshot creation")
+            shutil.rmtree(leftover, ignore_errors=True)
+    for staged in image.glob(f".booted-{key}.link-*"):
+        staged.unlink(missing_ok=True)
+
+
+def drop_snapshot(snapshot_dir: Path) -> None:
+    """Unpublish a snapshot that failed to restore and delete it: the next `up` makes a new one.
+
+    No lock: the symlink goes only if it still names this snapshot, and a
+    snapshot's directory is never reused.
+    """
+    link = snapshot_dir.parent / snapshot_dir.name.rsplit(".", 1)[0]
+    with contextlib.suppress(OSError):
+        if link.is_symlink() and link.resolve() == snapshot_dir:
+            link.unlink()
+    shutil.rmtree(snapshot_dir, ignore_errors=True)
+
+
+@dataclass
+class SnapshotBuild:
+    """One snapshot being made: its work directory, and the VM that boots for it."""
+
+    shape: Shape
+    key: str
+    work: Path
+    vm: Vm | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    published: bool = False
+
+
+def migrate_to_file(vm: Vm, path: Path, timeout: float = SNAPSHOT_SAVE_TIMEOUT) -> None:
+    """Save a stopped guest's state (RAM and devices) to path: QMP migrate, polled until completed."""
+    qmp(vm.qmp, "migrate-set-parameters", {"max-bandwidth": MIGRATION_MAX_BANDWIDTH})
+    qmp(vm.qmp, "migrate", {"uri": f"exec:cat > {shlex.quote(str(path))}"})
+    start = time.monotonic()
+    while True:
+        info = qmp(vm.qmp, "query-migrate").get("return", {})
+        status = info.get("status")
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise FleetError(f"VM {vm.name}: saving its state to {path} {status}: {info.get('error-desc', 'no reason given')}")
+        if time.monotonic() - start > timeout:
+            raise FleetError(f"VM {vm.name}: saving its state to {path} took over {timeout:.0f}s (migration status {status})")
+        time.sleep(0.2)
+
+
+def quit_qemu(vm: Vm, proc: subprocess.Popen[bytes]) -> None:
+    """Let QEMU exit after a save (QMP quit closes the disks cleanly); stop it harder if it will not."""
+    with contextlib.suppress(OSError, FleetError, ValueError):
+        qmp(vm.qmp, "quit")
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop_vm(vm, proc)
+
+
+def publish_snapshot(build: SnapshotBuild) -> Snapshot:
+    """Rename the finished work directory to its own name, then point the key's symlink at it."""
+    image = build.shape.image
+    final = image / f"booted-{build.key}.{build.work.name.rsplit('-', 1)[-1]}"
+    link = snapshot_link(image, build.key)
+    with signals_held():
+        build.work.rename(final)
+        build.published = True
+        staged = image / f".booted-{build.key}.link-{os.getpid()}"
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(final.name)
+        staged.replace(link)
+    return Snapshot(final)
+
+
+def save_snapshot(state: State, build: SnapshotBuild) -> Snapshot:
+    """The booted VM's state to disk: settle, sync, stop, migrate, quit; then publish it."""
+    vm, proc = build.vm, build.proc
+    assert vm is not None and proc is not None
+    # The boot's last jobs end before the save, or every restored VM would run them again.
+    settle = f"timeout {SNAPSHOT_SETTLE_TIMEOUT} systemctl is-system-running --wait >/dev/null 2>&1; sync"
+    done = ssh_run(state, vm, settle, timeout=SNAPSHOT_SETTLE_TIMEOUT + 60)
+    if done.returncode != 0:
+        raise FleetError(f"VM {vm.name}: sync before the snapshot failed: {done.stderr.strip()}")
+    qmp(vm.qmp, "stop")
+    migrate_to_file(vm, build.work / "state")
+    argv = qemu_argv(vm)
+    quit_qemu(vm, proc)
+    unregister(vm.pid)
+    # Restored VMs get a blank extra disk of their own; the console log stays, for whoever wonders.
+    for leftover in (vm.extra_disk, vm.qmp, vm.log):
+        if leftover:
+            Path(leftover).unlink(missing_ok=True)
+    manifest = {
+        "key": build.key,
+        "inputs": snapshot_inputs(build.shape),
+        "argv": argv,
+        "created": time.time(),
+        "boot_seconds": vm.ssh_ready_seconds,
+        "state_bytes": (build.work / "state").stat().st_size,
+    }
+    (build.work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return publish_snapshot(build)
+
+
+def abandon_snapshot(build: SnapshotBuild) -> None:
+    """An unfinished creation: stop its VM and remove its work directory."""
+    if build.published:
+        return
+    if build.vm is not None and build.vm.pid:
+        try:
+            stop_vm(build.vm, build.proc)
+            unregister(build.vm.pid)
+        except FleetError as err:
+            say(f"error: {err}")  # its registry record stays, for the reaper
+        Path(build.vm.qmp).unlink(missing_ok=True)
+    shutil.rmtree(build.work, ignore_errors=True)
+
+
+def keep_console(build: SnapshotBuild, state_dir: Path) -> None:
+    """A failed creation's console log, kept in the state dir: its work directory goes."""
+    if not build.published:
+        with contextlib.suppress(OSError):
+            shutil.copyfile(build.work / "console.log", state_dir / f"snapshot-{build.key}-console.log")
+
+
+def finish_restore(vm: Vm, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until a restored guest runs: the state is read (inmigrate), then it is paused until `cont`."""
+    start = time.monotonic()
+    status: str | None = None
+    while time.monotonic() - start <= timeout:
+        if proc.poll() is not None:
+            raise RestoreFailed(f"VM {vm.name}: QEMU exited with status {proc.returncode} while restoring {vm.snapshot}: {qemu_log_tail(vm)}", vm.name)
+        status = qmp_status(vm)
+        if status == "running":
+            return
+        if status in RESTORE_PAUSED_STATES:
+            try:
+                qmp(vm.qmp, "cont")
+            except (OSError, ValueError, FleetError) as err:
+                raise RestoreFailed(f"VM {vm.name}: QMP cont after the restore of {vm.snapshot} failed: {err}", vm.name) from None
+        elif status in DEAD_STATES or status == "io-error":
+            raise RestoreFailed(f"VM {vm.name}: the guest restored from {vm.snapshot} stopped (QMP status {status})", vm.name)
+        time.sleep(RESTORE_POLL_INTERVAL)
+    raise RestoreFailed(f"VM {vm.name}: not running {timeout:.0f}s into its restore from {vm.snapshot} (QMP status {status})", vm.name)
+
+
+def after_restore_script() -> str:
+    """What makes a restored guest a host of its own: the host's time, its own machine id.
+
+    The snapshot's clock stopped when it was saved (days ago, maybe: apt
+    refuses Release files "not valid yet"). The machine id is made here, not
+    by systemd-machine-id-setup in the guest: guests restored from one
+    snapshot share the kernel's random state until it reseeds (the vmgenid
+    device has it reseed at once on Linux 5.18+; host bytes are mixed in
+    too). Carried over from the snapshot, and fine for a test fleet: the
+    DHCP lease (user-mode networking gives every VM 10.0.2.15 anyway), the
+    SSH host keys (the image's, shared by every VM already) and the boot id.
+    """
+    machine_id = uuid.uuid4().hex
+    noise = os.urandom(32).hex()
+    script = f"date -u -s @{time.time():.3f} >/dev/null && echo {machine_id} >/etc/machine-id && echo {noise} >/dev/urandom"
+    return f"sudo sh -c {shlex.quote(script)}"
 
 
 # --- the repository server --------------------------------------------------
@@ -1217,7 +1605,8 @@ def parse_specs(args: argparse.Namespace) -> list[VmSpec]:
     defaults = {"memory": args.memory, "smp": args.smp, "extra_disk_gb": args.extra_disk_gb, "suite": args.suite}
     entries: list[dict[str, Any]] = []
     if args.spec:
-        entries = json.loads(Path(args.spec).read_text())
+        text = args.spec if args.spec.lstrip().startswith("[") else Path(args.spec).read_text()
+        entries = json.loads(text)
     entries += [{"name": host} for host in args.host or []]
     if args.count:
         entries += [{"name": f"{args.name}-{i}"} for i in range(1, args.count + 1)]
@@ -1240,8 +1629,204 @@ def parse_specs(args: argparse.Namespace) -> list[VmSpec]:
     return specs
 
 
+def boot_mode(args: argparse.Namespace) -> str:
+    """snapshot (the default) or cold: --cold-boot, else $AGENTNS_FLEET_BOOT."""
+    if args.cold_boot:
+        return "cold"
+    mode = os.environ.get("AGENTNS_FLEET_BOOT", "") or "snapshot"
+    if mode not in BOOT_MODES:
+        raise FleetError(f"AGENTNS_FLEET_BOOT={mode!r}: use {' or '.join(BOOT_MODES)}")
+    return mode
+
+
+@dataclass
+class Run:
+    """One `up`: where its VMs go on record, its run id and waits, and what it started."""
+
+    state_dir: Path
+    state: State
+    run_id: str
+    lifetime: float
+    timeout: float
+    stall_timeout: float
+    taken: set[int]
+    started: list[tuple[Vm, subprocess.Popen[bytes]]] = field(default_factory=list)
+    # What each VM was asked to be: a failed restore boots it cold from this.
+    plans: dict[str, tuple[VmSpec, Path]] = field(default_factory=dict)
+    snapshots: dict[Shape, Snapshot] = field(default_factory=dict)
+
+    def deadline(self) -> int:
+        return int(time.time() + self.lifetime)
+
+    def on_spawn(self, vm: Vm, proc: subprocess.Popen[bytes]) -> None:
+        # Right after the spawn: whatever fails or interrupts us next, the
+        # cleanup of cmd_up, `down` and `reap` can stop it.
+        self.started.append((vm, proc))
+        put_on_record(self.state_dir, self.state, vm)
+
+    def on_failed(self, vm: Vm) -> None:
+        self.started[:] = [(other, proc) for other, proc in self.started if other is not vm]
+        if vm.pid:
+            forget(self.state, vm)
+
+    def start(self, spec: VmSpec, image: Path, snapshot: Snapshot | None = None) -> tuple[Vm, subprocess.Popen[bytes]]:
+        """Boot a VM, or with snapshot restore it (its overlay on the snapshot's disk, -incoming its state)."""
+        self.plans[spec.name] = (spec, image)
+
+        def prepare(port: int) -> Vm:
+            return prepare_vm(self.state_dir / spec.name, image, spec, port, self.run_id, self.deadline(), snapshot)
+
+        vm, proc = start_vm(prepare, self.taken, self.on_spawn, self.on_failed, restore_uri(snapshot) if snapshot else None)
+        how = f"restoring {snapshot.dir}" if snapshot else "booting"
+        say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port}, run {self.run_id}; {how})")
+        return vm, proc
+
+    def start_planned(self, spec: VmSpec, image: Path) -> None:
+        """Start a VM from its shape's snapshot if there is one, else boot it."""
+        snapshot = self.snapshots.get(Shape.of(spec, image))
+        if snapshot is None:
+            self.start(spec, image)
+            return
+        try:
+            self.start(spec, image, snapshot)
+        except FleetError as err:  # QEMU exited at once: a stream it cannot read
+            self.boot_cold_instead(spec.name, snapshot.dir, str(err))
+
+    def boot_cold_instead(
+        self, name: str, snapshot_dir: Path, why: str, running: tuple[Vm, subprocess.Popen[bytes]] | None = None
+    ) -> tuple[Vm, subprocess.Popen[bytes]]:
+        """A restore failed: stop that QEMU, drop the snapshot (the next `up` makes a new one), boot the VM cold.
+
+        Once only: a cold boot that fails fails the `up`, as without snapshots.
+        """
+        say(f"{name}: the restore failed; dropping the snapshot {snapshot_dir} and booting {name} cold. Why:\n{why}")
+        if running is not None:
+            vm, proc = running
+            stop_vm(vm, proc)
+            self.on_failed(vm)
+        drop_snapshot(snapshot_dir)
+        self.snapshots = {shape: kept for shape, kept in self.snapshots.items() if kept.dir != snapshot_dir}
+        spec, image = self.plans[name]
+        return self.start(spec, image)
+
+    def running_watches(self) -> list[Watch]:
+        """A watch of each VM started, once each restored one runs (or boots cold instead)."""
+        watches = []
+        for vm, proc in list(self.started):
+            if vm.restored:
+                try:
+                    finish_restore(vm, proc, self.stall_timeout)
+                except RestoreFailed as err:
+                    vm, proc = self.boot_cold_instead(vm.name, Path(vm.snapshot), str(err), (vm, proc))
+            watches.append(watch_vm(vm, proc, offset=0, restored=vm.restored))
+        return watches
+
+    def wait_ready(self, watches: list[Watch]) -> None:
+        """wait_ssh for every VM; a restored one that does not come up boots cold instead."""
+        pending = list(watches)
+        while True:
+            try:
+                wait_ssh(self.state, [watch for watch in pending if watch.vm.ssh_ready_seconds is None], self.timeout, self.stall_timeout)
+                return
+            except RestoreFailed as err:
+                failed = next(watch for watch in pending if watch.vm.name == err.name)
+                pending.remove(failed)
+                running = (failed.vm, failed.proc) if failed.proc else None
+                vm, proc = self.boot_cold_instead(err.name, Path(failed.vm.snapshot), str(err), running)
+                pending.append(watch_vm(vm, proc, offset=0))
+
+    def ensure_snapshots(self, shapes: list[Shape]) -> None:
+        """A snapshot in self.snapshots for each shape, made now where missing; a shape without one boots cold."""
+        missing = []
+        for shape in dict.fromkeys(shapes):
+            key = snapshot_key(shape)
+            snapshot = find_snapshot(shape.image, key)
+            if snapshot is None:
+                missing.append((shape, key))
+            else:
+                self.snapshots[shape] = snapshot
+        if not missing:
+            return
+        limit = self.timeout + SNAPSHOT_SETTLE_TIMEOUT + SNAPSHOT_SAVE_TIMEOUT + SNAPSHOT_LOCK_MARGIN
+        try:
+            with contextlib.ExitStack() as locks:
+                mine = []
+                # Every `up` takes the locks in one order: none waits for another that waits for it.
+                for shape, key in sorted(missing, key=lambda item: item[1]):
+                    if not locks.enter_context(snapshot_locked(shape.image, key, limit)):
+                        say(f"gave up waiting for the snapshot {snapshot_link(shape.image, key)}: its VMs boot cold")
+                        continue
+                    snapshot = find_snapshot(shape.image, key)
+                    if snapshot is not None:
+                        say(f"using the snapshot {snapshot.dir}, made meanwhile by another fleet.py")
+                        self.snapshots[shape] = snapshot
+                        continue
+                    remove_unpublished(shape.image, key)
+                    mine.append((shape, key))
+                self.snapshots.update(self.create_snapshots(mine))
+        except OSError as err:
+            say(f"cannot make a booted-state snapshot ({err}): booting cold")
+
+    def create_snapshots(self, wanted: list[tuple[Shape, str]]) -> dict[Shape, Snapshot]:
+        """Boot one VM per shape, together, and save each one's booted state; none for a shape whose creation failed."""
+        builds: list[SnapshotBuild] = []
+        made: dict[Shape, Snapshot] = {}
+        try:
+            for shape, key in wanted:
+                build = SnapshotBuild(shape=shape, key=key, work=shape.image / f".booted-{key}.work-{uuid.uuid4().hex[:12]}")
+                build.work.mkdir()
+                builds.append(build)
+                say(f"creating the booted-state snapshot {snapshot_link(shape.image, key)} ({shape.describe()}): one cold boot, for every `up` after it")
+                self.boot_for_snapshot(build)
+            wait_ssh(self.state, [watch_vm(build.vm, build.proc, offset=0) for build in builds if build.vm], self.timeout, self.stall_timeout)
+            for build in builds:
+                made[build.shape] = save_snapshot(self.state, build)
+                say(f"saved the snapshot {made[build.shape].dir}")
+        except FleetError as err:
+            say(f"creating a snapshot failed; its VMs boot cold. Why:\n{err}")
+            for build in builds:
+                keep_console(build, self.state_dir)
+        finally:
+            with signals_held():
+                for build in builds:
+                    abandon_snapshot(build)
+        return made
+
+    def boot_for_snapshot(self, build: SnapshotBuild) -> None:
+        """Start the VM whose booted state becomes the snapshot: one of this run, in the reaper's registry, not in state.json."""
+        shape = build.shape
+        spec = VmSpec(name=f"snapshot-{build.key[:8]}", memory=shape.memory, smp=shape.smp, extra_disk_gb=shape.extra_disk_gb)
+
+        def prepare(port: int) -> Vm:
+            return prepare_vm(build.work, shape.image, spec, port, self.run_id, self.deadline())
+
+        def on_spawn(vm: Vm, proc: subprocess.Popen[bytes]) -> None:
+            build.vm, build.proc = vm, proc
+            register(vm, self.state_dir)
+
+        def on_failed(vm: Vm) -> None:
+            build.vm = build.proc = None
+            unregister(vm.pid)
+
+        start_vm(prepare, self.taken, on_spawn, on_failed)
+
+    def stop_started(self, err: BaseException) -> None:
+        """Interrupted or failed: stop what this `up` started, keep the console logs."""
+        why = f"interrupted ({err})" if isinstance(err, Interrupted | KeyboardInterrupt) else "failed"
+        if self.started:
+            say(f"up {why}: stopping {', '.join(vm.name for vm, _proc in self.started)}")
+        for vm, proc in list(self.started):
+            try:
+                stop_vm(vm, proc)
+            except FleetError as stop_err:
+                say(f"error: {stop_err}")
+                continue
+            forget(self.state, vm)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     specs = parse_specs(args)
+    boot = boot_mode(args)
     state_dir = Path(args.state_dir)
     run_id = new_run_id()
     lifetime = env_seconds("AGENTNS_FLEET_MAX_LIFETIME", DEFAULT_MAX_LIFETIME)
@@ -1255,46 +1840,34 @@ def cmd_up(args: argparse.Namespace) -> int:
         images = {suite: ensure_image(args.image, suite) for suite in suites}
         image = images[specs[0].suite]
         state.image, state.key = str(image), str(image / "id_ed25519")
-        taken = {vm.port for vm in state.machines.values()}
-        started: list[tuple[Vm, subprocess.Popen[bytes]]] = []
-
-        def on_spawn(vm: Vm, proc: subprocess.Popen[bytes]) -> None:
-            # Right after the spawn: whatever fails or interrupts us next, the
-            # cleanup below, `down` and `reap` can stop it.
-            started.append((vm, proc))
-            put_on_record(state_dir, state, vm)
-
-        def on_failed(vm: Vm) -> None:
-            started[:] = [(other, proc) for other, proc in started if other is not vm]
-            if vm.pid:
-                forget(state, vm)
-
+        run = Run(
+            state_dir=state_dir,
+            state=state,
+            run_id=run_id,
+            lifetime=lifetime,
+            timeout=args.timeout,
+            stall_timeout=args.stall_timeout,
+            taken={vm.port for vm in state.machines.values()},
+        )
         say(f"run {run_id}: VMs stop by themselves at the latest {lifetime:.0f}s from now (reap)")
         try:
+            todo = []
             for spec in specs:
                 old = state.machines.get(spec.name)
                 if old and pid_is_ours(old):
                     say(f"{spec.name} already running (pid {old.pid})")
                     continue
-                deadline = int(time.time() + lifetime)
-                vm, _proc = start_vm(state_dir, images[spec.suite], spec, taken, run_id, deadline, on_spawn, on_failed)
-                say(f"started {vm.name} (pid {vm.pid}, ssh port {vm.port}, run {run_id})")
-            wait_ssh(state, [watch_vm(vm, proc, offset=0) for vm, proc in started], args.timeout, args.stall_timeout)
-            for vm, _proc in started:
-                set_hostname(state, vm)
+                todo.append(spec)
+            if boot == "snapshot" and todo:
+                run.ensure_snapshots([Shape.of(spec, images[spec.suite]) for spec in todo])
+            for spec in todo:
+                run.start_planned(spec, images[spec.suite])
+            run.wait_ready(run.running_watches())
+            for vm, _proc in run.started:
+                set_hostname(state, vm, first=after_restore_script() if vm.restored else "")
         except BaseException as err:
-            # Interrupted or failed: stop what this command started, keep the console logs.
             with signals_held():
-                why = f"interrupted ({err})" if isinstance(err, Interrupted | KeyboardInterrupt) else "failed"
-                if started:
-                    say(f"up {why}: stopping {', '.join(vm.name for vm, _proc in started)}")
-                for vm, proc in started:
-                    try:
-                        stop_vm(vm, proc)
-                    except FleetError as stop_err:
-                        say(f"error: {stop_err}")
-                        continue
-                    forget(state, vm)
+                run.stop_started(err)
             raise
         finally:
             save_state(state)
@@ -1376,16 +1949,19 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "console": vm.console,
                 "run_id": vm.run_id,
                 "deadline": vm.deadline,
+                "restored": vm.restored,
+                "snapshot": vm.snapshot,
             }
         )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':<20} {'PID':>8} {'STATE':<8} {'SSH':<5} {'PORT':>6}  CONSOLE")
+    print(f"{'NAME':<20} {'PID':>8} {'STATE':<8} {'SSH':<5} {'PORT':>6} {'START':<8}  CONSOLE")
     for row in rows:
         run = "running" if row["running"] else "stopped"
         ssh = "up" if row["ssh"] else "down"
-        print(f"{row['name']:<20} {row['pid']:>8} {run:<8} {ssh:<5} {row['port']:>6}  {row['console']}")
+        start = "restored" if row["restored"] else "booted"
+        print(f"{row['name']:<20} {row['pid']:>8} {run:<8} {ssh:<5} {row['port']:>6} {start:<8}  {row['console']}")
     return 0
 
 
@@ -1543,12 +2119,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--count", type=int, default=0, help="start COUNT VMs named PREFIX-1..COUNT")
     up.add_argument("--name", default="vm", help="name prefix for --count (default: vm)")
     up.add_argument("--host", action="append", help="start a VM with this exact name (repeatable)")
-    up.add_argument("--spec", help="JSON list of {name, memory, smp, extra_disk_gb, suite}")
+    up.add_argument("--spec", help="JSON list of {name, memory, smp, extra_disk_gb, suite}: a file, or the list itself")
     up.add_argument("--memory", type=int, default=1536, help="MiB per VM (default: 1536)")
     up.add_argument("--smp", type=int, default=1, help="vCPUs per VM (default: 1)")
     up.add_argument("--extra-disk-gb", type=int, default=0, help="size of a blank second disk (vdb)")
     up.add_argument("--image", help="image directory (default: build or reuse the cached one of each --suite)")
     up.add_argument("--suite", default=DEFAULT_SUITE, help=f"Debian release of the VMs (default: {DEFAULT_SUITE}; a spec's suite wins)")
+    up.add_argument(
+        "--cold-boot",
+        action="store_true",
+        help="boot through BIOS, GRUB and systemd instead of restoring a booted-state snapshot (as AGENTNS_FLEET_BOOT=cold)",
+    )
     add_wait_options(up)
     up.set_defaults(func=cmd_up)
 

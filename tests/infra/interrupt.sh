@@ -8,13 +8,18 @@
 #
 # Usage: tests/infra/interrupt.sh [--image DIR] [--skip-build]
 #
-# Case "boot": two VMs, interrupted right after QEMU of the run started. By
-# default they boot a blank disk (the signal comes long before a guest would
-# reach SSH), so the case is cheap and needs no cached image; --image DIR
-# boots that image (e.g. ~/.cache/agentns/images/<hash>) instead. The run's
+# Case "boot": two VMs booted cold (AGENTNS_FLEET_BOOT=cold), interrupted
+# right after QEMU of the run started. By default they boot a blank disk (the
+# signal comes long before a guest would reach SSH), so the case is cheap and
+# needs no cached image; --image DIR boots that image (e.g.
+# ~/.cache/agentns/images/<hash>) instead. The run's
 # repository server (`fleet.py serve`, as Molecule's prepare starts it) is
 # not `up`'s: after the interrupt, `down` and `reap --run-id` (as
 # scripts/test.sh's stop_scenarios) must leave none of it either.
+# Case "snapshot": `up` makes the booted-state snapshot its VMs start from
+# (the first boot of that shape), interrupted while its VM boots: no work
+# directory, snapshot or lock may be left in the image directory (a blank
+# disk of its own, whatever --image says).
 # Case "build": no image yet, so `up` runs build-image.sh (into a private
 # AGENTNS_CACHE_DIR), interrupted while debootstrap downloads. Needs root
 # and the Debian mirror; skipped otherwise or with --skip-build.
@@ -150,7 +155,7 @@ case_boot() {
 		problems+=("fleet.py serve failed")
 	server=$(server_of_run "$run_id" | xargs)
 	[[ -n $server ]] || problems+=("no repository server of run $run_id running")
-	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
+	AGENTNS_FLEET_BOOT=cold AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
 		--image "$image" --state-dir "$state" >>"$work/boot.log" 2>&1 &
 	pid=$!
 	if ! wait_until 60 qemu_running "$run_id" 2; then
@@ -181,6 +186,45 @@ case_boot() {
 		AGENTNS_CACHE_DIR=$cache python3 "$fleet" reap --run-id "$run_id" >/dev/null 2>&1
 	fi
 	result boot "$started" "${problems[@]}"
+}
+
+# Some snapshot of the image in $1 is being made: its work directory exists.
+# shellcheck disable=SC2317 # called through wait_until
+snapshot_busy() { compgen -G "$1/.booted-*.work-*/console.log" >/dev/null; }
+
+case_snapshot() {
+	local started=$SECONDS run_id image=$work/snapshot/image cache=$work/snapshot/cache pid left lock problems=()
+	run_id=interrupt-snapshot-$(date +%s)-$$
+	mkdir -p "$image"
+	qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+		result snapshot "$started" "qemu-img create failed"
+		return
+	}
+	: >"$image/id_ed25519"
+	AGENTNS_FLEET_BOOT=snapshot AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
+		--image "$image" --state-dir "$work/snapshot/state" >"$work/snapshot.log" 2>&1 &
+	pid=$!
+	if ! wait_until 60 qemu_running "$run_id" 1 || ! wait_until 30 snapshot_busy "$image"; then
+		problems+=("the snapshot's VM of run $run_id did not start within 60s")
+	fi
+	sleep 2
+	interrupt_job "$pid" || problems+=("fleet.py did not exit within ${deadline}s")
+	left=$(qemu_of_run "$run_id" | xargs)
+	[[ -n $left ]] && problems+=("QEMU of run $run_id still running: pids $left")
+	left=$(find "$image" -mindepth 1 -maxdepth 1 ! -name base.qcow2 ! -name id_ed25519 ! -name '*.lock' -printf '%f ')
+	[[ -n $left ]] && problems+=("left in the image directory: $left")
+	for lock in "$image"/*.lock; do
+		[[ -e $lock ]] || continue
+		flock -n "$lock" true || problems+=("the snapshot lock $lock is still held")
+	done
+	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("registry records left: $left")
+	grep -q "interrupted" "$work/snapshot.log" || problems+=("fleet.py did not report the interrupt")
+	if ((${#problems[@]})); then
+		sed 's/^/  | /' "$work/snapshot.log" >&2
+		AGENTNS_CACHE_DIR=$cache python3 "$fleet" reap --run-id "$run_id" >/dev/null 2>&1
+	fi
+	result snapshot "$started" "${problems[@]}"
 }
 
 case_build() {
@@ -216,6 +260,7 @@ case_build() {
 }
 
 case_boot
+case_snapshot
 ((skip_build)) || case_build
 if ((failed)); then
 	log "logs kept in $work"

@@ -36,8 +36,20 @@ def env(tmp_path, monkeypatch):
     (image / "id_ed25519").write_text("")
     monkeypatch.setenv("PATH", f"{fake_bin(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("AGENTNS_CACHE_DIR", str(cache))
-    for name in ("AGENTNS_RUN_ID", "AGENTNS_FLEET_MAX_LIFETIME", "AGENTNS_FLEET_BOOT_TIMEOUT", "AGENTNS_FLEET_STALL_TIMEOUT", "FAKE_QEMU_MODE"):
+    for name in (
+        "AGENTNS_RUN_ID",
+        "AGENTNS_FLEET_MAX_LIFETIME",
+        "AGENTNS_FLEET_BOOT_TIMEOUT",
+        "AGENTNS_FLEET_STALL_TIMEOUT",
+        "FAKE_QEMU_MODE",
+        "FAKE_QEMU_MIGRATE",
+        "FAKE_QEMU_RESTORE",
+        "FAKE_SSH_LOG",
+    ):
         monkeypatch.delenv(name, raising=False)
+    # Cold boots, as before snapshots: the waits, reaping and interrupts of a
+    # boot. test_fleet_snapshots.py sets "snapshot" for its own.
+    monkeypatch.setenv("AGENTNS_FLEET_BOOT", "cold")
     info = {"tmp": tmp_path, "cache": cache, "image": image, "state": tmp_path / "state"}
     yield info
     # Whatever a failing test left running: the fakes and servers of this tmp_path only.

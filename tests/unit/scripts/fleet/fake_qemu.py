@@ -5,9 +5,17 @@
 Started through a wrapper that sets argv[0] to qemu-system-x86_64, so
 /proc/PID/cmdline looks like a real QEMU's. It honours the options fleet.py
 relies on: `-serial file:PATH` (the console log), `-qmp unix:PATH,...` (a QMP
-server: qmp_capabilities, query-status, stop, cont, system_reset, quit), the SSH hostfwd
-port (a listener that sends an SSH banner once the "guest" is up), and
--daemonize/-pidfile (so the tests also run against older fleet.py versions).
+server: qmp_capabilities, query-status, stop, cont, system_reset, quit,
+migrate-set-parameters, migrate, query-migrate), the SSH hostfwd port (a
+listener that sends an SSH banner once the "guest" is up), `-incoming
+exec:CMD` (a restore) and -daemonize/-pidfile (so the tests also run against
+older fleet.py versions).
+
+`migrate` with `exec:CMD` writes a fake state to CMD's stdin: the run state
+and the device argv (fleet_testlib.device_argv). `-incoming exec:CMD` reads
+it back, fails as QEMU does if the device argv differs, and comes up in the
+saved run state (paused, when the VM was stopped first) without a word on the
+console; SSH answers once it runs.
 
 FAKE_QEMU_MODE picks the guest's behaviour:
   boot      prints a few lines, then "login:", then SSH answers (default)
@@ -20,6 +28,9 @@ FAKE_QEMU_MODE picks the guest's behaviour:
             FAKE_QEMU_MARKER set only while that file does not exist yet
 FAKE_QEMU_LINE_SECONDS paces the console lines; after a system_reset the
 console stays silent for FAKE_QEMU_RESET_SECONDS before the next boot.
+FAKE_QEMU_MIGRATE=fail makes a migration fail; FAKE_QEMU_RESTORE picks how a
+restore goes: ok (default), fail (QEMU exits at once, as on a bad stream) or
+nossh (the guest runs but SSH never answers).
 """
 
 from __future__ import annotations
@@ -29,13 +40,19 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
 
+from fleet_testlib import device_argv
+
 MODE = os.environ.get("FAKE_QEMU_MODE", "boot")
 LINE_SECONDS = float(os.environ.get("FAKE_QEMU_LINE_SECONDS", "0.05"))
 RESET_SECONDS = float(os.environ.get("FAKE_QEMU_RESET_SECONDS", "0"))
+MIGRATE = os.environ.get("FAKE_QEMU_MIGRATE", "ok")
+RESTORE = os.environ.get("FAKE_QEMU_RESTORE", "ok")
+STATE_MAGIC = "FAKE-QEMU-STATE "
 argv = sys.argv[1:]
 
 
@@ -50,7 +67,9 @@ console_path = option("-serial").removeprefix("file:")
 qmp_path = option("-qmp").removeprefix("unix:").split(",")[0]
 port_match = re.search(r"hostfwd=tcp:127\.0\.0\.1:(\d+)-", option("-netdev"))
 ssh_port = int(port_match.group(1)) if port_match else 0
-status = "running"
+incoming = option("-incoming")
+status = "inmigrate" if incoming else "running"
+migration: dict[str, object] = {}
 lock = threading.Lock()
 boot_generation = 0
 listener: socket.socket | None = None
@@ -71,8 +90,58 @@ def serve_ssh(sock: socket.socket) -> None:
             conn.sendall(b"SSH-2.0-fake_qemu\r\n")
 
 
+def open_ssh() -> None:
+    global listener
+    with lock:
+        if listener is not None:
+            return
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", ssh_port))
+        sock.listen(8)
+        listener = sock
+    threading.Thread(target=serve_ssh, args=(sock,), daemon=True).start()
+
+
+def save_state(uri: str) -> None:
+    """QMP migrate: the fake state to exec:CMD's stdin."""
+    global status
+    migration["status"] = "active"
+    time.sleep(0.1)
+    if MIGRATE == "fail":
+        migration.update(status="failed", **{"error-desc": "fake migration failure"})
+        return
+    state = STATE_MAGIC + json.dumps({"status": status, "devices": device_argv(argv)})
+    subprocess.run(["sh", "-c", uri.removeprefix("exec:")], input=state.encode(), check=True)
+    status = "postmigrate"
+    migration["status"] = "completed"
+
+
+def restore() -> None:
+    """-incoming exec:CMD: read the fake state; exit as QEMU does if it does not fit."""
+    global status
+    data = subprocess.run(["sh", "-c", incoming.removeprefix("exec:")], capture_output=True, check=False).stdout.decode()
+    time.sleep(0.1)
+    if RESTORE == "fail" or not data.startswith(STATE_MAGIC):
+        print("qemu-system-x86_64: load of migration failed: Invalid argument", file=sys.stderr, flush=True)
+        os._exit(1)
+    saved = json.loads(data.removeprefix(STATE_MAGIC))
+    if saved["devices"] != device_argv(argv):
+        print(f"qemu-system-x86_64: Unknown savevm section or instance: {saved['devices']} != {device_argv(argv)}", file=sys.stderr, flush=True)
+        os._exit(1)
+    status = saved["status"]
+    if status == "running":
+        guest_runs()
+
+
+def guest_runs() -> None:
+    """A restored guest runs on where it was saved: sshd is up, nothing is printed."""
+    if RESTORE != "nossh":
+        open_ssh()
+
+
 def boot(generation: int, delay: float = 0.0) -> None:
-    global listener, status
+    global status
     time.sleep(delay)
     write("SeaBIOS (version fake)")
     write("Booting from Hard Disk...")
@@ -96,12 +165,7 @@ def boot(generation: int, delay: float = 0.0) -> None:
         if generation != boot_generation:
             return
         write("debian login: ")
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", ssh_port))
-        sock.listen(8)
-        listener = sock
-    threading.Thread(target=serve_ssh, args=(sock,), daemon=True).start()
+    open_ssh()
 
 
 def reset() -> None:
@@ -119,16 +183,32 @@ def reset() -> None:
 
 
 def serve_qmp(conn: socket.socket) -> None:
+    global status
     reader = conn.makefile("r")
     conn.sendall(json.dumps({"QMP": {"version": {}, "capabilities": []}}).encode() + b"\n")
     for line in reader:
-        command = json.loads(line).get("execute")
+        message = json.loads(line)
+        command = message.get("execute")
         reply: dict[str, object] = {"return": {}}
         if command == "query-status":
             reply = {"return": {"status": status, "running": status == "running"}}
-        elif command in ("stop", "cont"):
+        elif command == "stop":
             write(f"[  100.000000] qmp {command}")
-        elif command not in ("qmp_capabilities", "system_reset", "quit"):
+            status = "paused" if status == "running" else status
+        elif command == "cont":
+            if status == "inmigrate":
+                pass  # QEMU only notes it: the restore decides
+            elif incoming and status != "running":
+                status = "running"
+                guest_runs()
+            else:
+                write(f"[  100.000000] qmp {command}")
+                status = "running" if status == "paused" else status
+        elif command == "migrate":
+            threading.Thread(target=save_state, args=(message["arguments"]["uri"],), daemon=True).start()
+        elif command == "query-migrate":
+            reply = {"return": dict(migration)}
+        elif command not in ("qmp_capabilities", "system_reset", "quit", "migrate-set-parameters"):
             reply = {"error": {"class": "CommandNotFound", "desc": command}}
         conn.sendall(json.dumps(reply).encode() + b"\n")
         if command == "system_reset":
@@ -159,7 +239,7 @@ def main() -> None:
         if option("-pidfile"):
             with open(option("-pidfile"), "w") as pidfile:
                 pidfile.write(f"{os.getpid()}\n")
-    threading.Thread(target=boot, args=(0,), daemon=True).start()
+    threading.Thread(target=restore if incoming else boot, args=() if incoming else (0,), daemon=True).start()
     while True:
         conn = server.accept()[0]
         with conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,24 +20,47 @@ QEMU_WRAPPER = """#!/bin/bash
 exec -a qemu-system-x86_64 {python} {fake} "$@"
 """
 QEMU_IMG = """#!/bin/bash
-# qemu-img create [-q] -f FMT [-b BASE -F FMT] FILE [SIZE]
+# qemu-img create [-q] -f FMT [-b BASE -F FMT] FILE [SIZE]; FILE notes its backing file.
 if [[ -n ${FAKE_QEMU_IMG_FAIL:-} ]]; then
     echo "qemu-img: $FAKE_QEMU_IMG_FAIL" >&2
     exit 1
 fi
 shift
+backing=
 while (($#)); do
     case $1 in
     -q) ;;
-    -f | -b | -F) shift ;;
-    *) : >"$1"; exit 0 ;;
+    -b) backing=$2; shift ;;
+    -f | -F) shift ;;
+    *) echo "backing=$backing" >"$1"; exit 0 ;;
     esac
     shift
 done
 """
 SSH = """#!/bin/bash
+# Each call's arguments on one line of $FAKE_SSH_LOG, if set.
+[[ -n ${FAKE_SSH_LOG:-} ]] && printf '%s\\n' "$*" >>"$FAKE_SSH_LOG"
 exit ${FAKE_SSH_RC:-0}
 """
+
+# What may differ between the QEMU that saved a state and the one that
+# restores it: names, paths, ports, ids. The rest (machine, memory, devices
+# and their order) must match (fleet.qemu_argv).
+PER_VM_OPTIONS = ("-name", "-serial", "-qmp", "-smbios", "-incoming", "-pidfile")
+
+
+def device_argv(argv: list[str]) -> list[str]:
+    """A QEMU command line without what may differ between the saving and the restoring QEMU."""
+    kept: list[str] = []
+    pairs = iter(argv)
+    for arg in pairs:
+        if arg in PER_VM_OPTIONS:
+            next(pairs, None)
+            continue
+        arg = re.sub(r"file=[^,]*", "file=PATH", arg)
+        arg = re.sub(r"hostfwd=tcp:127\.0\.0\.1:\d+-", "hostfwd=tcp:127.0.0.1:PORT-", arg)
+        kept.append(arg)
+    return kept
 
 
 def load_fleet():
