@@ -81,15 +81,17 @@ molecule_parallel=${AGENTNS_MOLECULE_PARALLEL:-2}
 # (20 module runs: 82 s of guest CPU with Ansible's own strategy, 11 s with
 # Mitogen's; docs/benchmarks.md). The scenarios named here run under
 # molecule/resources/strategy/mitogen_unpinned.py (Mitogen's linear strategy,
-# its CPU pinning off); the others, and every run of the collection outside
-# this script, under Ansible's own. Mitogen's SSH checks host keys itself (the
+# its CPU pinning off; a play that asks for the free strategy takes Mitogen's
+# from AGENTNS_MOLECULE_FREE_STRATEGY); the others, and every run of the
+# collection outside this script, under Ansible's own. Mitogen's SSH checks host keys itself (the
 # VMs' keys are new each boot). AGENTNS_MOLECULE_MITOGEN="" runs all of them
 # without it.
 molecule_mitogen=${AGENTNS_MOLECULE_MITOGEN-default fallback}
 molecule_env() {
 	[[ " $molecule_mitogen " == *" $1 "* ]] || return 0
 	printf '%s\n' "ANSIBLE_STRATEGY_PLUGINS=$top/molecule/resources/strategy" \
-		ANSIBLE_STRATEGY=mitogen_unpinned ANSIBLE_HOST_KEY_CHECKING=False
+		ANSIBLE_STRATEGY=mitogen_unpinned ANSIBLE_HOST_KEY_CHECKING=False \
+		AGENTNS_MOLECULE_FREE_STRATEGY=mitogen_free_unpinned
 }
 
 # A cold run builds the VM images (Debian 12 and 13: the default scenario's

@@ -92,14 +92,19 @@ def test_ci_scenarios_run_under_mitogen_unpinned(scenario: str) -> None:
     assert env["ANSIBLE_STRATEGY"] == "mitogen_unpinned"
     assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_unpinned.py").is_file()
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "False"
+    # prepare.yml's free play: Ansible's own free strategy would run every task without Mitogen.
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / f"{env['AGENTNS_MOLECULE_FREE_STRATEGY']}.py").is_file()
 
 
 PIN_CHECK = """
 import os, sys
 sys.path.insert(0, sys.argv[1])
-import mitogen_unpinned
+import mitogen_unpinned, mitogen_free_unpinned
 import ansible_mitogen.affinity, ansible_mitogen.strategy
+from ansible.plugins.strategy.free import StrategyModule as Free
 assert issubclass(mitogen_unpinned.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
+assert issubclass(mitogen_free_unpinned.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
+assert issubclass(mitogen_free_unpinned.StrategyModule, Free)
 before = os.sched_getaffinity(0)
 policy = ansible_mitogen.affinity.policy
 policy.assign_controller(); policy.assign_worker(); policy.assign_muxprocess(0)
