@@ -298,6 +298,18 @@ def last_chars(text: str) -> str:
     return text if len(text) <= OUTPUT_LIMIT else text[-OUTPUT_LIMIT:]
 
 
+def last_lines(lines: list[str]) -> str:
+    """The end of a test's output lines, joined: only the lines last_chars keeps are copied."""
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size > OUTPUT_LIMIT:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return last_chars("".join(line + "\n" for line in reversed(kept)))
+
+
 def with_timeout(module: AnsibleModule, seconds: int, argv: list[str]) -> list[str]:
     timeout_bin = module.get_bin_path("timeout", required=True)
     return [timeout_bin, f"--kill-after={KILL_GRACE}", str(seconds)] + argv
@@ -420,6 +432,10 @@ def parse_tap(output: str) -> tuple[list[dict], int | None, str | None]:
     nested (indented) KTAP subtests are diagnostics of their parent.
     """
     results: list[dict] = []
+    # Each result's diagnostic lines, joined once at the end: appending to
+    # a string per line took quadratic time (minutes for a few MB of a
+    # chatty test's output, far longer on a slow host).
+    diagnostics: list[list[str]] = []
     planned = None
     bail = None
     ktap = False
@@ -440,11 +456,9 @@ def parse_tap(output: str) -> tuple[list[dict], int | None, str | None]:
             continue
         match = TAP_RESULT.match(line)
         if match:
-            entry = _tap_entry(match, len(results) + 1)
-            if ktap and pending:
-                entry["stdout"] = "\n".join(pending) + "\n"
-                pending = []
-            results.append(entry)
+            results.append(_tap_entry(match, len(results) + 1))
+            diagnostics.append(pending if ktap else [])
+            pending = [] if ktap else pending
             continue
         text = line.strip()
         text = text[1:] if text.startswith("#") else text
@@ -452,9 +466,9 @@ def parse_tap(output: str) -> tuple[list[dict], int | None, str | None]:
         if ktap or not results:
             pending.append(text)
         else:
-            results[-1]["stdout"] += text + "\n"
-    for entry in results:
-        entry["stdout"] = last_chars(entry["stdout"])
+            diagnostics[-1].append(text)
+    for entry, lines in zip(results, diagnostics):
+        entry["stdout"] = last_lines(lines)
     return results, planned, bail
 
 

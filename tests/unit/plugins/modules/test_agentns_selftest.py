@@ -262,6 +262,16 @@ def test_parse_ktap_output_precedes_its_result():
     assert results[2]["reason"] == "no CONFIG_AGENT_NS"
 
 
+def test_a_chatty_tests_output_keeps_its_end_under_its_own_name():
+    """A few MB of one test's diagnostics: its last lines are kept, the next test's stay its own."""
+    chatty = "".join(f"# line {i}\n" for i in range(200_000))
+    results, _planned, _bail = agentns_selftest.parse_tap(f"TAP version 13\n1..2\nnot ok 1 - test_a\n{chatty}ok 2 - test_b\n# quiet\n")
+    kept = results[0]["stdout"]
+    assert len(kept) == agentns_selftest.OUTPUT_LIMIT
+    assert kept.endswith("line 199998\nline 199999\n")
+    assert results[1]["stdout"] == "quiet\n"
+
+
 def test_parse_tap_bail_out():
     _results, planned, bail = agentns_selftest.parse_tap("TAP version 13\n1..2\nok 1 - a\nBail out! no /proc\n")
     assert planned == 2
