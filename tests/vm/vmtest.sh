@@ -151,24 +151,23 @@ INIT
 boot() {
 	local kernel=$1 initrd=$2 console=$3 mem=1024 cmdline="console=ttyS0 panic=-1 loglevel=5"
 	local -a cpu=(-smp 2)
-	local accel=tcg
+	# One host thread for both vCPUs. With QEMU 7.2's thread per vCPU a
+	# vCPU now and then ran a static key's site another vCPU had finished
+	# patching and died on the int3 text_poke_bp() had put there ("Oops:
+	# int3"): the KASAN guest in trace_sched_wakeup and
+	# process_scheduled_works as test_reaper_idle.sh enabled an event (2 of
+	# 3 runs on 2026-12-06), the normal guest in sched_clock_stable 2.5 s
+	# into boot, as the kernel switched the key off on finding the TSC
+	# unstable. A guest loop switching an event on and off hit it in ~160 s,
+	# single-threaded not in 300 s. The guests wait on the reaper more than
+	# they compute (the KASAN one: 514 s, 242 s of CPU, measured).
+	local accel=tcg,thread=single
 	# 4-level paging for the KASAN kernel: with -cpu max's LA57, 7.3's
 	# identify_cpu() clears the boot CPU's feature bits with interrupts on,
 	# and an interrupt in that window reads 4-level KASAN bounds, so its
 	# spinlock write in the 5-level direct map is reported as a
 	# "wild-memory-access" (seen twice in CI, at 0.013-0.016 s of boot).
 	[[ $variant == debug ]] && mem=2048 cmdline+=" no5lvl"
-	# One host thread for both vCPUs of the KASAN kernel. With QEMU 7.2's
-	# thread per vCPU, a vCPU now and then ran a tracepoint site another
-	# vCPU had finished patching and died on the int3 text_poke_bp() had
-	# put there ("Oops: int3" in trace_sched_wakeup or
-	# process_scheduled_works, as test_reaper_idle.sh enabled an event: 2 of
-	# 3 debug runs on 2026-12-06; a loop switching an event on and off hit
-	# it in ~160 s, single-threaded not in 300 s). Lockdep and KASAN check
-	# the same code either way, and the guest waits on the reaper more than
-	# it computes (514 s, 242 s of CPU, measured); the normal guest keeps a
-	# thread per vCPU for the races.
-	[[ $variant == debug ]] && accel=tcg,thread=single
 	# --icount: one vCPU whose clock advances 1 ns per instruction, so a
 	# guest's ns per call is its instructions per call, the same each boot.
 	[[ -n $icount ]] && cpu=(-smp 1 -icount "shift=0,sleep=off")
