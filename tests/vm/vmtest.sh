@@ -151,17 +151,6 @@ INIT
 boot() {
 	local kernel=$1 initrd=$2 console=$3 mem=1024 cmdline="console=ttyS0 panic=-1 loglevel=5"
 	local -a cpu=(-smp 2)
-	# One host thread for both vCPUs. With QEMU 7.2's thread per vCPU a
-	# vCPU now and then ran a static key's site another vCPU had finished
-	# patching and died on the int3 text_poke_bp() had put there ("Oops:
-	# int3"): the KASAN guest in trace_sched_wakeup and
-	# process_scheduled_works as test_reaper_idle.sh enabled an event (2 of
-	# 3 runs on 2026-12-06), the normal guest in sched_clock_stable 2.5 s
-	# into boot, as the kernel switched the key off on finding the TSC
-	# unstable. A guest loop switching an event on and off hit it in ~160 s,
-	# single-threaded not in 300 s. The guests wait on the reaper more than
-	# they compute (the KASAN one: 514 s, 242 s of CPU, measured).
-	local accel=tcg,thread=single
 	# 4-level paging for the KASAN kernel: with -cpu max's LA57, 7.3's
 	# identify_cpu() clears the boot CPU's feature bits with interrupts on,
 	# and an interrupt in that window reads 4-level KASAN bounds, so its
@@ -173,9 +162,19 @@ boot() {
 	[[ -n $icount ]] && cpu=(-smp 1 -icount "shift=0,sleep=off")
 	log "booting $kernel under QEMU (TCG)"
 	local start=$SECONDS rc=0
+	# One host thread for both vCPUs. With QEMU 7.2's thread per vCPU a
+	# vCPU now and then ran a static key's site another vCPU had finished
+	# patching and died on the int3 text_poke_bp() had put there ("Oops:
+	# int3"): the KASAN guest in trace_sched_wakeup and
+	# process_scheduled_works as test_reaper_idle.sh enabled an event (2 of
+	# 3 runs on 2026-12-06), the normal guest in sched_clock_stable 2.5 s
+	# into boot, as the kernel switched the key off on finding the TSC
+	# unstable. A guest loop switching an event on and off hit it in ~160 s,
+	# single-threaded not in 300 s. The guests wait on the reaper more than
+	# they compute (the KASAN one: 514 s, 242 s of CPU, measured).
 	# In the background so that an interrupt of this script, which a
 	# timeout(1) in its own process group would not see, can stop QEMU.
-	timeout --foreground "${VMTEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel "$accel" -machine q35 \
+	timeout --foreground "${VMTEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg,thread=single -machine q35 \
 		-cpu max "${cpu[@]}" -m "$mem" -kernel "$kernel" -initrd "$initrd" \
 		-append "$cmdline" \
 		-nographic -no-reboot -monitor none -serial "file:$console" </dev/null >/dev/null &
