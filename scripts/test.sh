@@ -8,6 +8,8 @@
 #   scripts/test.sh --plan       # the order, and what runs beside what
 #
 # Stages: lint sanity unit package infra vm vm-debug molecule
+# AGENTNS_TEST_PREBUILD=0: start no image or kernel build ahead of the
+# stages (each builds what it needs when it needs it).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +58,7 @@ stage_package() {
 	return "$rc"
 }
 
-# A real interrupted fleet run: nothing of it may be left (about 12 s).
+# Real interrupted fleet and Molecule runs: nothing of them may be left (about 50 s).
 stage_infra() { tests/infra/interrupt.sh; }
 
 # The 64-bit VM loop, then the KUnit suite on a 32-bit SMP kernel.
@@ -270,10 +272,12 @@ main() {
 	log "bootstrap"
 	"$top/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
-	[[ " ${stages[*]} " == *" molecule "* ]] && start_image_build
-	start_kernel_builds "${stages[@]}"
-
 	trap 'log "interrupted: stopping what this run started"; stop_kernel_builds; stop_side_stages; stop_scenarios; exit 130' INT TERM
+	if [[ ${AGENTNS_TEST_PREBUILD:-1} != 0 ]]; then
+		[[ " ${stages[*]} " == *" molecule "* ]] && start_image_build
+		start_kernel_builds "${stages[@]}"
+	fi
+
 	local passed=0 failed=0 s start rc
 	local -a report=()
 	local i j

@@ -2,7 +2,8 @@
 """Launch and manage the agentns test fleet: Debian VMs under QEMU (TCG).
 
 Every VM runs the cached base image (scripts/fleet/build-image.sh) from its
-own qcow2 overlay, so each run starts clean. SSH is forwarded from
+own qcow2 overlay, so each run starts clean (`up --image DIR` or
+$AGENTNS_FLEET_IMAGE: that image for every VM instead). SSH is forwarded from
 127.0.0.1; the serial console is logged to a file, and a QMP socket lets
 `reset` power-cycle a VM the way a BMC would.
 
@@ -2123,7 +2124,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--memory", type=int, default=1536, help="MiB per VM (default: 1536)")
     up.add_argument("--smp", type=int, default=1, help="vCPUs per VM (default: 1)")
     up.add_argument("--extra-disk-gb", type=int, default=0, help="size of a blank second disk (vdb)")
-    up.add_argument("--image", help="image directory (default: build or reuse the cached one of each --suite)")
+    up.add_argument(
+        "--image",
+        default=os.environ.get("AGENTNS_FLEET_IMAGE") or None,
+        help="image directory (default: $AGENTNS_FLEET_IMAGE, else build or reuse the cached one of each --suite)",
+    )
     up.add_argument("--suite", default=DEFAULT_SUITE, help=f"Debian release of the VMs (default: {DEFAULT_SUITE}; a spec's suite wins)")
     up.add_argument(
         "--cold-boot",

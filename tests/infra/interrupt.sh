@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real interrupted run of the test fleet, scripted: start `fleet.py up`
-# with a fresh AGENTNS_RUN_ID as a job of its own (as a shell runs a
+# (or `scripts/test.sh molecule`) with a fresh AGENTNS_RUN_ID as a job of its own (as a shell runs a
 # foreground command), wait until it is busy, send SIGINT to its process
 # group the way Ctrl-C does, and check that within a bounded time nothing of
 # that run is left: no QEMU carrying the run id, no overlay disk, no registry
@@ -20,6 +20,11 @@
 # (the first boot of that shape), interrupted while its VM boots: no work
 # directory, snapshot or lock may be left in the image directory (a blank
 # disk of its own, whatever --image says).
+# Case "scenario": `scripts/test.sh molecule` running the smoke scenario, as
+# a developer or CI starts it, interrupted (SIGINT to its process group, as
+# Ctrl-C) once the scenario's create has started its VMs: test.sh must stop
+# Molecule and every VM of its run. The VMs boot a blank disk
+# (AGENTNS_FLEET_IMAGE), nothing is built ahead (AGENTNS_TEST_PREBUILD=0).
 # Case "build": no image yet, so `up` runs build-image.sh (into a private
 # AGENTNS_CACHE_DIR), interrupted while debootstrap downloads. Needs root
 # and the Debian mirror; skipped otherwise or with --skip-build.
@@ -117,13 +122,13 @@ interrupt_job() {
 	kill -INT -- "-$pid" 2>/dev/null
 	while kill -0 "$pid" 2>/dev/null; do
 		if ((SECONDS - start >= deadline)); then
-			log "fleet.py (pid $pid) still running ${deadline}s after SIGINT"
+			log "job $pid still running ${deadline}s after SIGINT"
 			return 1
 		fi
 		sleep 0.5
 	done
 	wait "$pid"
-	log "fleet.py exited with status $? $((SECONDS - start))s after SIGINT"
+	log "job $pid exited with status $? $((SECONDS - start))s after SIGINT"
 }
 
 result() {
@@ -227,6 +232,44 @@ case_snapshot() {
 	result snapshot "$started" "${problems[@]}"
 }
 
+case_scenario() {
+	local started=$SECONDS run_id image=$work/scenario/image cache=$work/scenario/cache pid left molecule='' problems=()
+	local state=$top/build/molecule/smoke
+	run_id=interrupt-scenario-$(date +%s)-$$
+	mkdir -p "$image"
+	qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+		result scenario "$started" "qemu-img create failed"
+		return
+	}
+	: >"$image/id_ed25519"
+	AGENTNS_FLEET_IMAGE=$image AGENTNS_FLEET_BOOT=cold AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache \
+		AGENTNS_TEST_PREBUILD=0 AGENTNS_MOLECULE_SCENARIOS=smoke "$top/scripts/test.sh" molecule >"$work/scenario.log" 2>&1 &
+	pid=$!
+	# Bootstrap, Molecule's destroy and syntax steps come first: minutes under load.
+	if wait_until 300 qemu_running "$run_id" 2; then
+		molecule=$(cat "$top/build/molecule/smoke.pid" 2>/dev/null)
+	else
+		problems+=("QEMU of run $run_id did not start within 300s")
+	fi
+	sleep 2
+	interrupt_job "$pid" || problems+=("scripts/test.sh did not exit within ${deadline}s")
+	left=$(qemu_of_run "$run_id" | xargs)
+	[[ -n $left ]] && problems+=("QEMU of run $run_id still running: pids $left")
+	[[ -n $molecule ]] && kill -0 "$molecule" 2>/dev/null && problems+=("Molecule (pid $molecule) still running")
+	left=$(find "$state" -name '*.qcow2' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("overlays left: $left")
+	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
+	[[ -n $left ]] && problems+=("registry records left: $left")
+	grep -q "interrupted: stopping what this run started" "$work/scenario.log" ||
+		problems+=("scripts/test.sh did not report the interrupt")
+	if ((${#problems[@]})); then
+		sed 's/^/  | /' "$work/scenario.log" "$top/build/molecule/smoke.log" >&2
+		AGENTNS_CACHE_DIR=$cache python3 "$fleet" reap --run-id "$run_id" >/dev/null 2>&1
+		[[ -n $molecule ]] && kill -KILL -- "-$molecule" 2>/dev/null
+	fi
+	result scenario "$started" "${problems[@]}"
+}
+
 case_build() {
 	local started=$SECONDS run_id cache=$work/build/cache pid left problems=()
 	if [[ $(id -u) != 0 ]] || ! command -v debootstrap >/dev/null; then
@@ -261,6 +304,7 @@ case_build() {
 
 case_boot
 case_snapshot
+case_scenario
 ((skip_build)) || case_build
 if ((failed)); then
 	log "logs kept in $work"

@@ -466,3 +466,13 @@ def test_one_image_cannot_serve_two_suites(fleet, env, capsys):
     spec.write_text(json.dumps([{"name": "a"}, {"name": "b", "suite": "trixie"}]))
     assert fleet.main(["up", "--spec", str(spec), "--image", str(env["image"]), "--state-dir", str(env["state"])]) != 0
     assert "--image is one image" in capsys.readouterr().err
+
+
+def test_the_image_may_come_from_the_environment(fleet, env, monkeypatch):
+    """AGENTNS_FLEET_IMAGE stands for --image (tests/infra/interrupt.sh boots a blank disk through Molecule)."""
+    monkeypatch.setattr(fleet, "build_image", lambda suite: pytest.fail(f"built the {suite} image"))
+    monkeypatch.setenv("AGENTNS_FLEET_IMAGE", str(env["image"]))
+    state = ["--state-dir", str(env["state"])]
+    assert fleet.main(["up", "--count", "1", *state]) == 0
+    assert state_json(env["state"])["image"] == str(env["image"])
+    fleet.main(["down", *state])
