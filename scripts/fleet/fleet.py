@@ -2089,9 +2089,23 @@ def default_state_dir() -> str:
     return os.environ.get("AGENTNS_FLEET_STATE_DIR", str(REPO / "build" / "fleet"))
 
 
+def wait_timeouts() -> tuple[float, float]:
+    """The waits' hard cap and stall limit: the environment's, else the defaults measured under CI's load."""
+    return (
+        env_seconds("AGENTNS_FLEET_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT),
+        env_seconds("AGENTNS_FLEET_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT),
+    )
+
+
+def cmd_timeouts(_args: argparse.Namespace) -> int:
+    """The one source of the fleet's timeouts: Molecule's power-cycle hook and waits read them here."""
+    boot, stall = wait_timeouts()
+    print(json.dumps({"boot": round(boot), "stall": round(stall)}))
+    return 0
+
+
 def add_wait_options(parser: argparse.ArgumentParser) -> None:
-    boot = env_seconds("AGENTNS_FLEET_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT)
-    stall = env_seconds("AGENTNS_FLEET_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT)
+    boot, stall = wait_timeouts()
     parser.add_argument(
         "--timeout",
         type=float,
@@ -2172,6 +2186,9 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("names", nargs="*")
     add_wait_options(wait)
     wait.set_defaults(func=cmd_wait)
+
+    timeouts = sub.add_parser("timeouts", help="print the waits' timeouts in seconds as JSON (boot, stall), for the playbooks")
+    timeouts.set_defaults(func=cmd_timeouts)
 
     reaper = sub.add_parser("reap", help="stop expired VMs and servers of every checkout (and with --run-id, all of one run)")
     reaper.add_argument("--run-id", help="also stop every VM and server of this run, expired or not")

@@ -295,6 +295,16 @@ def test_timeouts_come_from_the_environment(fleet, env, monkeypatch, capsys):
     assert "stall timeout 1s" in capsys.readouterr().err
 
 
+def test_the_playbooks_read_the_timeouts_from_the_fleet(fleet, monkeypatch, capsys):
+    """`fleet.py timeouts` is where Molecule's hook and waits take their numbers: the same as the waits use."""
+    assert fleet.main(["timeouts"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"boot": fleet.DEFAULT_BOOT_TIMEOUT, "stall": fleet.DEFAULT_STALL_TIMEOUT}
+    monkeypatch.setenv("AGENTNS_FLEET_BOOT_TIMEOUT", "1234")
+    assert fleet.main(["timeouts"]) == 0
+    assert json.loads(capsys.readouterr().out)["boot"] == 1234
+    assert fleet.build_parser().parse_args(["wait", "x"]).timeout == 1234
+
+
 def test_reset_wait_comes_back(fleet, env):
     assert up(fleet, env) == 0
     assert fleet.main(["reset", "vm-1", "--wait", "--timeout", "30", "--state-dir", str(env["state"])]) == 0
