@@ -188,14 +188,20 @@ build_with_progress() {
 	# (which a background job would not see) stops the whole build.
 	setsid make -C "$tree" O="$obj" -j"$JOBS" LOCALVERSION="$LOCALVERSION" \
 		KDEB_PKGVERSION="${KDEB_PKGVERSION:-1}" "$TARGET" >"$logf" 2>&1 &
-	local pid=$! start=$SECONDS
+	local pid=$! start=$SECONDS timer ended rc
 	trap 'kill -TERM -- -'"$pid"' 2>/dev/null; log "interrupted"; exit 130' INT TERM
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 60 & wait $! || true
-		kill -0 "$pid" 2>/dev/null &&
-			log "building ($(((SECONDS - start) / 60)) min): $(tail -n1 "$logf" | cut -c1-100)"
+	# A progress line a minute; make's end ends the wait at once, not at
+	# the next full minute.
+	while :; do
+		sleep 60 &
+		timer=$! ended='' rc=0
+		wait -n -p ended "$pid" "$timer" || rc=$?
+		[[ $ended == "$pid" ]] && break
+		log "building ($(((SECONDS - start) / 60)) min): $(tail -n1 "$logf" | cut -c1-100)"
 	done
-	wait "$pid" || { tail -n 40 "$logf" >&2; die "kernel build failed, log: $logf"; }
+	kill "$timer" 2>/dev/null || true
+	wait "$timer" 2>/dev/null || true
+	((rc == 0)) || { tail -n 40 "$logf" >&2; die "kernel build failed, log: $logf"; }
 	trap - INT TERM
 	log "built in $((SECONDS - start)) s"
 }

@@ -6,10 +6,13 @@ import fcntl
 import io
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import time
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SH = REPO / "scripts/build.sh"
@@ -231,6 +234,40 @@ def test_two_runs_of_the_same_build_at_once_build_it_once(tmp_path: Path) -> Non
     assert (entry / "config").read_text().startswith("# tinyconfig\nCONFIG_EXAMPLE=y\n")
     # Each run's work directory went when it ended.
     assert not list((cache / "work").glob("build.*"))
+
+
+def test_a_build_ends_when_make_does_not_at_the_next_progress_line(tmp_path: Path) -> None:
+    """build.sh prints a progress line a minute; make's end must not wait for the minute to run out."""
+    gate = tmp_path / "gate"
+    gate.touch()
+    real_sleep = shutil.which("sleep")
+    # The progress timer (sleep 60) never ends by itself here (a length no other
+    # process uses, to look for it afterwards); other sleeps are real.
+    forever = f"600.{os.getpid()}"
+    bin_dir = fake_tools(tmp_path, sleep=f'#!/bin/sh\n[ "$1" = 60 ] && exec {real_sleep} {forever}\nexec {real_sleep} "$@"\n')
+    env = dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        AGENTNS_CACHE_DIR=str(tmp_path / "cache"),
+        KSRC=str(fake_kernel_tree(tmp_path)),
+        PATCHES="0",
+        TARGET="bindeb-pkg",
+        JOBS="1",
+        FAKE_BUILD_LOG=str(tmp_path / "builds.log"),
+        FAKE_BUILD_GATE=str(gate),
+    )
+    run = subprocess.Popen(["bash", str(BUILD_SH)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        out, err = run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)  # the timer too: it holds the pipes
+        run.communicate()
+        pytest.fail("build.sh was still running 60 s after a make that ends at once")
+    assert run.returncode == 0, err
+    assert "built in" in err
+    assert out.strip().splitlines()[-1].startswith("BUILD_OUT=")
+    # No progress timer left behind.
+    assert subprocess.run(["pgrep", "-f", f"sleep {forever}"], check=False, capture_output=True, text=True).stdout == ""
 
 
 def test_two_first_unpacks_of_the_source_at_once_unpack_it_once(tmp_path: Path) -> None:
