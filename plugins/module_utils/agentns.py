@@ -634,11 +634,45 @@ NO_GRUB: dict[str, t.Any] = {"default": None, "next": None, "saved_entry": "", "
 # The EFI variable SecureBoot: 4 attribute bytes, then 1 when it is on.
 SECURE_BOOT_VAR = "firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e39e2b7d3a3e"
 
+# What the running kernel says about loading a kernel for kexec: sysfs has
+# kexec_loaded only with kexec built in; the sysctls (relative to /proc) and
+# the lockdown mode (relative to /sys) only ever get stricter until a reboot.
+KEXEC_LOADED = "kernel/kexec_loaded"
+KEXEC_LOAD_DISABLED = "sys/kernel/kexec_load_disabled"
+KEXEC_LOAD_LIMIT_REBOOT = "sys/kernel/kexec_load_limit_reboot"
+LOCKDOWN = "kernel/security/lockdown"
+LOCKDOWN_MODE_RE = re.compile(r"\[(\w+)\]")
+
+
+def _read_stripped(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def kexec_blocker(paths: HostPaths) -> str:
+    """Why the running kernel would refuse to load the new kernel for kexec,
+    "" when nothing it shows stands in the way. Only reads."""
+    if not os.path.exists(os.path.join(paths.sys, KEXEC_LOADED)):
+        return "the running kernel has no kexec (no /sys/kernel/kexec_loaded)"
+    if _read_stripped(os.path.join(paths.proc, KEXEC_LOAD_DISABLED)) == "1":
+        return "kernel.kexec_load_disabled = 1, which only a reboot clears"
+    # -1 is unlimited; each load counts it down, and at 0 loading is refused.
+    if _read_stripped(os.path.join(paths.proc, KEXEC_LOAD_LIMIT_REBOOT)) == "0":
+        return "kernel.kexec_load_limit_reboot = 0 (no kexec load left until a reboot)"
+    lockdown = LOCKDOWN_MODE_RE.search(_read_stripped(os.path.join(paths.sys, LOCKDOWN)) or "")
+    if lockdown and lockdown.group(1) != "none":
+        return f"kernel lockdown is in {lockdown.group(1)} mode (/sys/kernel/security/lockdown), which refuses an unsigned kernel for kexec"
+    return ""
+
 
 def probe_boot(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
     """What the install role's pre-flight needs: what /boot/grub is on
     (grub-probe's fs and abstraction, fs None when it cannot tell), whether
-    Secure Boot is on, and the bytes free in /boot."""
+    Secure Boot is on, the bytes free in /boot, and why kexec would not
+    load a kernel ("" when nothing stands in the way)."""
     grub_dir = os.path.dirname(paths.grub_cfg)
     answers: dict[str, t.Any] = {"fs": None, "abstraction": ""}
     grub_probe = module.get_bin_path(paths.grub_probe) if paths.grub_probe else None
@@ -657,7 +691,13 @@ def probe_boot(module: t.Any, paths: HostPaths) -> dict[str, t.Any]:
         free: int | None = usage.f_bavail * usage.f_frsize
     except OSError:
         free = None
-    return {"grub_fs": answers["fs"], "grub_abstraction": answers["abstraction"], "secure_boot": secure_boot, "boot_free_bytes": free}
+    return {
+        "grub_fs": answers["fs"],
+        "grub_abstraction": answers["abstraction"],
+        "secure_boot": secure_boot,
+        "boot_free_bytes": free,
+        "kexec_blocker": kexec_blocker(paths),
+    }
 
 
 def _read_sysctls(paths: HostPaths) -> dict[str, int | None] | None:

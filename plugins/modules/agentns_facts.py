@@ -41,8 +41,9 @@ options:
     version_added: 0.1.0
   boot_probe:
     description:
-      - Also ask C(grub-probe) what C(/boot/grub) is on, and read the Secure Boot state and the free space in
-        C(/boot), under RV(ansible_facts.agentns.boot_probe), which the install role checks before a trial boot.
+      - Also ask C(grub-probe) what C(/boot/grub) is on, and read the Secure Boot state, the free space in
+        C(/boot) and whether the running kernel would load a kernel for kexec, under
+        RV(ansible_facts.agentns.boot_probe), which the install role checks before a trial boot.
     type: bool
     default: false
     version_added: 0.1.0
@@ -200,6 +201,17 @@ ansible_facts:
               returned: success
               type: int
               sample: 312475648
+            kexec_blocker:
+              description:
+                - Why the running kernel would refuse to load a kernel for kexec, V("") when nothing it shows stands in the way.
+                - Read without changing anything. It names the first of these that applies, in this order;
+                  no C(/sys/kernel/kexec_loaded) (no kexec in the kernel), C(kernel.kexec_load_disabled) at 1,
+                  C(kernel.kexec_load_limit_reboot) at 0 where the kernel has it (-1 is unlimited),
+                  a kernel lockdown mode other than C(none) in C(/sys/kernel/security/lockdown)
+                  (which refuses an unsigned kernel).
+              returned: success
+              type: str
+              sample: ''
         files:
           description: Each path of O(files), described.
           returned: always

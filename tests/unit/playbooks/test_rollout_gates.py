@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from playbook_run import PLAYBOOK_BIN, REPO, rollout_hosts, run_playbook
 
 pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not in the venv")
@@ -28,12 +29,13 @@ def controller_inventory(tmp_path: Path) -> Path:
     return inventory
 
 
-def install_tasks_playbook(tmp_path: Path, tasks_from: str, variables: dict[str, object], extra_tasks: str = "") -> Path:
+def install_tasks_playbook(tmp_path: Path, tasks_from: str, variables: dict[str, object], extra_tasks: str = "", pre_tasks: str = "") -> Path:
     """A play importing agentns_install's tasks_from with these variables."""
     playbook = tmp_path / f"{tasks_from}.yml"
     playbook.write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        f"    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: {tasks_from}\n"
+        + pre_tasks
+        + f"    - ansible.builtin.import_role:\n        name: agentns.fleet.agentns_install\n        tasks_from: {tasks_from}\n"
         "      vars:\n" + "".join(f"        {name}: {json.dumps(value)}\n" for name, value in variables.items()) + extra_tasks
     )
     return playbook
@@ -154,13 +156,33 @@ def test_the_hooks_of_a_batch_run_at_once_under_mitogen(tmp_path: Path) -> None:
     assert span["h1"][0] < span["h2"][1] and span["h2"][0] < span["h1"][1], span
 
 
-def preflight(tmp_path: Path, *extra: str, package_size: int = 1024) -> subprocess.CompletedProcess[str]:
+def preflight(tmp_path: Path, *extra: str, package_size: int = 1024, boot_probe: dict[str, object] | None = None) -> subprocess.CompletedProcess[str]:
+    """preflight.yml against the controller in check mode; boot_probe: facts to
+    check instead of what agentns_facts reads on the controller."""
     inventory = controller_inventory(tmp_path)
     package = tmp_path / "linux-image.deb"
     with package.open("wb") as sparse:
         sparse.truncate(package_size)
-    playbook = install_tasks_playbook(tmp_path, "preflight", {"agentns_install_image_package": str(package)})
+    # The pre-flight asks the host only when the facts lack boot_probe.
+    facts = f"    - ansible.builtin.set_fact:\n        ansible_facts: {json.dumps({'agentns': {'boot_probe': boot_probe}})}\n" if boot_probe else ""
+    playbook = install_tasks_playbook(tmp_path, "preflight", {"agentns_install_image_package": str(package)}, pre_tasks=facts)
     return run_playbook(playbook, inventory, "--check", *extra)
+
+
+def passed_unchanged(result: subprocess.CompletedProcess[str]) -> bool:
+    return result.returncode == 0 and re.search(r"ctl\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout) is not None
+
+
+def refused(result: subprocess.CompletedProcess[str], message: str) -> bool:
+    """Stopped by a pre-flight refusal whose message starts with this (spaces as the folded message has them)."""
+    return result.returncode != 0 and " ".join(message.split()) in " ".join(result.stdout.split()) and "Nothing was changed." in result.stdout
+
+
+# A host with /boot on LVM (GRUB cannot clear a one-shot entry there), kexec
+# usable, no Secure Boot and room in /boot; each test changes one thing.
+PROBE = {"grub_fs": "ext2", "grub_abstraction": "lvm", "secure_boot": False, "boot_free_bytes": 1 << 40, "kexec_blocker": ""}
+LVM = "Not installing on ctl: /boot/grub is on lvm, where GRUB cannot write its environment block"
+KEXEC_OFF = "kernel.kexec_load_disabled = 1, which only a reboot clears"
 
 
 def test_preflight_refuses_a_one_shot_trial_on_unknown_grub_storage(tmp_path: Path) -> None:
@@ -172,14 +194,75 @@ def test_preflight_refuses_a_one_shot_trial_on_unknown_grub_storage(tmp_path: Pa
 
 
 def test_preflight_lets_the_kexec_trial_through(tmp_path: Path) -> None:
+    result = preflight(tmp_path, "-e", "agentns_install_kexec=true", boot_probe=PROBE)
+    assert passed_unchanged(result), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("kexec", "message"),
+    [
+        (True, f"{LVM}, so the trial has to boot through kexec (agentns_install_kexec), and kexec cannot load the new kernel: {KEXEC_OFF}."),
+        # Without the kexec trial: not the advice to use it.
+        (False, f"on every reset. The kexec trial (agentns_install_kexec) cannot help here: {KEXEC_OFF}. Make kexec usable, or accept"),
+    ],
+    ids=["kexec-trial", "one-shot"],
+)
+def test_preflight_refuses_the_kexec_trial_where_the_kernel_cannot_kexec(tmp_path: Path, kexec: bool, message: str) -> None:
+    """trial.yml found this out only after the kernel package was installed."""
+    result = preflight(tmp_path, "-e", f"agentns_install_kexec={kexec}", boot_probe={**PROBE, "kexec_blocker": KEXEC_OFF})
+    assert refused(result, message), result.stdout + result.stderr
+
+
+@pytest.mark.skipif(Path("/sys/kernel/kexec_loaded").exists(), reason="this controller's kernel has kexec")
+def test_preflight_reads_that_this_kernel_has_no_kexec(tmp_path: Path) -> None:
+    """The same through agentns_facts on the controller (no grub-probe, no kexec)."""
     result = preflight(tmp_path, "-e", "agentns_install_kexec=true")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert refused(result, "kexec cannot load the new kernel: the running kernel has no kexec (no /sys/kernel/kexec_loaded)."), result.stdout
+
+
+@pytest.mark.parametrize(("kexec", "blocker"), [(False, ""), (True, KEXEC_OFF)], ids=["one-shot", "kexec-unusable"])
+def test_preflight_lets_an_unsafe_trial_through_when_accepted(tmp_path: Path, kexec: bool, blocker: str) -> None:
+    probe = {**PROBE, "kexec_blocker": blocker}
+    assert refused(preflight(tmp_path, "-e", f"agentns_install_kexec={kexec}", boot_probe=probe), LVM)
+    result = preflight(tmp_path, "-e", f"agentns_install_kexec={kexec}", "-e", "agentns_install_allow_unsafe_trial=true", boot_probe=probe)
+    assert passed_unchanged(result), result.stdout + result.stderr
 
 
 def test_preflight_refuses_a_boot_without_room(tmp_path: Path) -> None:
-    result = preflight(tmp_path, "-e", "agentns_install_kexec=true", package_size=1 << 42)
+    # This controller's own /boot, as agentns_facts measures it.
+    result = preflight(tmp_path, "-e", "agentns_install_allow_unsafe_trial=true", package_size=1 << 42)
     assert result.returncode != 0
     assert re.search(r"Not installing on ctl: /boot has [0-9.]+ MiB\s+free", result.stdout), result.stdout
+
+
+TRIAL_TASKS = REPO / "roles/agentns_install/tasks/trial.yml"
+
+
+def trial_tasks_playbook(tmp_path: Path, names: list[str], variables: dict[str, object], marker: str = "") -> Path:
+    """A play of just these tasks of trial.yml (none of them reboots), with the
+    role's defaults and these variables; then a debug task printing marker."""
+    tasks = [task for task in yaml.safe_load(TRIAL_TASKS.read_text()) if task.get("name") in names]
+    assert [task["name"] for task in tasks] == names
+    for task in tasks:
+        if "ansible.builtin.include_tasks" in task:
+            task["ansible.builtin.include_tasks"] = str(TRIAL_TASKS.parent / task["ansible.builtin.include_tasks"])
+    if marker:
+        tasks.append({"ansible.builtin.debug": {"msg": marker}})
+    defaults = yaml.safe_load((REPO / "roles/agentns_install/defaults/main.yml").read_text())
+    playbook = tmp_path / "trial_tasks.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False, "vars": {**defaults, **variables}, "tasks": tasks}]))
+    return playbook
+
+
+@pytest.mark.parametrize(("kexec_blocker", "via_kexec"), [("", True), ("kernel lockdown is in integrity mode", False)], ids=["usable", "locked-down"])
+def test_trial_reboots_in_full_where_the_kernel_refuses_kexec(tmp_path: Path, kexec_blocker: str, via_kexec: bool) -> None:
+    """kexec --load would fail after the package is installed: a full reboot, saying why."""
+    variables = {"agentns_install_kexec": True, "agentns_install_kexec_probe": {"rc": 0}, "agentns_install_kexec_blocker": kexec_blocker}
+    names = ["Choose how to reboot", "Report that kexec is not available"]
+    result = run_playbook(trial_tasks_playbook(tmp_path, names, variables, "VIA-KEXEC=[{{ agentns_install_via_kexec }}]"), controller_inventory(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"VIA-KEXEC=[{via_kexec}]" in result.stdout, result.stdout
+    assert ("kexec is not usable on ctl (kernel lockdown is in integrity mode): full reboot instead." in result.stdout) is not via_kexec
 
 
 GRUB_ENTRY = (

@@ -344,3 +344,43 @@ def test_reboot_pending(running, kernels, pending):
 def test_running_release_from_proc(paths):
     write(os.path.join(paths.proc, "sys", "kernel", "osrelease"), "7.3.4-agentns-aaa\n")
     assert agentns.running_release(paths) == "7.3.4-agentns-aaa"
+
+
+# A kernel with kexec and its sysctls at Debian's defaults, then one change.
+KEXEC_USABLE = {
+    ("sys", agentns.KEXEC_LOADED): "0\n",
+    ("proc", agentns.KEXEC_LOAD_DISABLED): "0\n",
+    ("proc", agentns.KEXEC_LOAD_LIMIT_REBOOT): "-1\n",
+    ("sys", agentns.LOCKDOWN): "[none] integrity confidentiality\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "blocker"),
+    [
+        ({}, ""),
+        ({("sys", agentns.KEXEC_LOADED): None}, "the running kernel has no kexec (no /sys/kernel/kexec_loaded)"),
+        ({("proc", agentns.KEXEC_LOAD_DISABLED): "1\n"}, "kernel.kexec_load_disabled = 1, which only a reboot clears"),
+        ({("proc", agentns.KEXEC_LOAD_LIMIT_REBOOT): "0\n"}, "kernel.kexec_load_limit_reboot = 0 (no kexec load left until a reboot)"),
+        # Counted down but not spent; kernels before 6.6 have no limit at all.
+        ({("proc", agentns.KEXEC_LOAD_LIMIT_REBOOT): "2\n"}, ""),
+        ({("proc", agentns.KEXEC_LOAD_LIMIT_REBOOT): None}, ""),
+        (
+            {("sys", agentns.LOCKDOWN): "none [integrity] confidentiality\n"},
+            "kernel lockdown is in integrity mode (/sys/kernel/security/lockdown), which refuses an unsigned kernel for kexec",
+        ),
+        ({("sys", agentns.LOCKDOWN): "none integrity [confidentiality]\n"}, "kernel lockdown is in confidentiality mode"),
+        # No lockdown LSM, or securityfs not mounted.
+        ({("sys", agentns.LOCKDOWN): None}, ""),
+        # Both: the one that only a reboot clears comes first.
+        ({("proc", agentns.KEXEC_LOAD_DISABLED): "1\n", ("sys", agentns.LOCKDOWN): "none [integrity] confidentiality\n"}, "kernel.kexec_load_disabled = 1"),
+    ],
+    ids=["usable", "no-kexec", "load-disabled", "limit-spent", "limit-left", "no-limit", "lockdown", "lockdown-confidentiality", "no-lockdown", "first-reason"],
+)
+def test_kexec_blocker(paths, tmp_path, change, blocker):
+    paths.sys = str(tmp_path / "sys")
+    for (root, relpath), text in {**KEXEC_USABLE, **change}.items():
+        if text is not None:
+            write(os.path.join(getattr(paths, root), relpath), text)
+    found = agentns.kexec_blocker(paths)
+    assert found.startswith(blocker) if blocker else found == "", found

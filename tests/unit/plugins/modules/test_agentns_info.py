@@ -232,6 +232,20 @@ def test_boot_probe(run_module, tmp_path):
     assert probe["grub_abstraction"] == "lvm"
     assert probe["secure_boot"] is True
     assert probe["boot_free_bytes"] > 0
+    # No /sys/kernel/kexec_loaded in the fake tree.
+    assert probe["kexec_blocker"] == "the running kernel has no kexec (no /sys/kernel/kexec_loaded)"
+
+
+def test_boot_probe_kexec_usable_and_locked_down(run_module, tmp_path):
+    paths = fake_host(tmp_path, "6.1.0-28-amd64", supported=False)
+    paths.grub_probe = None
+    paths.sys = str(tmp_path / "sys")
+    os.makedirs(paths.boot, exist_ok=True)
+    write(os.path.join(paths.sys, agentns.KEXEC_LOADED), "0\n")
+    write(os.path.join(paths.proc, agentns.KEXEC_LOAD_DISABLED), "0\n")
+    assert facts_of(run_module, paths, boot_probe=True)["boot_probe"]["kexec_blocker"] == ""
+    write(os.path.join(paths.sys, agentns.LOCKDOWN), "none [integrity] confidentiality\n")
+    assert facts_of(run_module, paths, boot_probe=True)["boot_probe"]["kexec_blocker"].startswith("kernel lockdown is in integrity mode")
 
 
 def test_boot_probe_without_grub_probe_or_efi(run_module, tmp_path):
