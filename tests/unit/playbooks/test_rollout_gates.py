@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -228,6 +229,14 @@ def test_preflight_lets_an_unsafe_trial_through_when_accepted(tmp_path: Path, ke
     assert passed_unchanged(result), result.stdout + result.stderr
 
 
+def test_preflight_refuses_secure_boot_unless_the_kernel_is_signed(tmp_path: Path) -> None:
+    probe = {**PROBE, "grub_abstraction": "", "secure_boot": True}
+    result = preflight(tmp_path, boot_probe=probe)
+    assert refused(result, "Not installing on ctl: Secure Boot is on and the agentns kernel is not signed"), result.stdout
+    signed = preflight(tmp_path, "-e", "agentns_install_secure_boot_signed=true", boot_probe=probe)
+    assert passed_unchanged(signed), signed.stdout + signed.stderr
+
+
 def test_preflight_refuses_a_boot_without_room(tmp_path: Path) -> None:
     # This controller's own /boot, as agentns_facts measures it.
     result = preflight(tmp_path, "-e", "agentns_install_allow_unsafe_trial=true", package_size=1 << 42)
@@ -254,6 +263,30 @@ def trial_tasks_playbook(tmp_path: Path, names: list[str], variables: dict[str, 
     return playbook
 
 
+@pytest.mark.parametrize(
+    ("extra", "args"),
+    [
+        ([], "root=UUID=1 ro quiet panic=10 oops=panic softlockup_panic=1 hung_task_panic=1"),
+        (
+            ["-e", json.dumps({"agentns_install_trial_panic_on": ["oops=panic", "softlockup_panic=1", "hung_task_panic=1", "panic_on_warn=1"]})],
+            "root=UUID=1 ro quiet panic=10 oops=panic softlockup_panic=1 hung_task_panic=1 panic_on_warn=1",
+        ),
+        (["-e", "agentns_install_trial_cmdline=init=/x"], "root=UUID=1 ro quiet panic=10 oops=panic softlockup_panic=1 hung_task_panic=1 init=/x"),
+    ],
+    ids=["default", "panic-on-warn", "cmdline"],
+)
+def test_trial_command_line_panics_on_faults(tmp_path: Path, extra: list[str], args: str) -> None:
+    """An oops, a soft lockup or a hung task panics the trial kernel (panic=N then
+    reboots the old one); a WARN() only when the operator asks for it."""
+    entry = {"stdout_lines": ["load_video", "linux\t/boot/vmlinuz-7.3.4-agentns-abcdef0 root=UUID=1 ro quiet", "initrd\t/boot/initrd.img"]}
+    playbook = trial_tasks_playbook(
+        tmp_path, ["Work out the trial command line"], {"agentns_install_entry_body": entry}, "ARGS=[{{ agentns_install_trial_args }}]"
+    )
+    result = run_playbook(playbook, controller_inventory(tmp_path), *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ARGS=[{args}]" in result.stdout, result.stdout
+
+
 @pytest.mark.parametrize(("kexec_blocker", "via_kexec"), [("", True), ("kernel lockdown is in integrity mode", False)], ids=["usable", "locked-down"])
 def test_trial_reboots_in_full_where_the_kernel_refuses_kexec(tmp_path: Path, kexec_blocker: str, via_kexec: bool) -> None:
     """kexec --load would fail after the package is installed: a full reboot, saying why."""
@@ -263,6 +296,53 @@ def test_trial_reboots_in_full_where_the_kernel_refuses_kexec(tmp_path: Path, ke
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"VIA-KEXEC=[{via_kexec}]" in result.stdout, result.stdout
     assert ("kexec is not usable on ctl (kernel lockdown is in integrity mode): full reboot instead." in result.stdout) is not via_kexec
+
+
+TRIAL_ENTRY = "menuentry 'agentns trial boot' --id agentns-trial {\n\tlinux /vmlinuz panic=10\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("in_menu", "update_grub_adds_it", "runs", "booted"),
+    [(True, False, 0, True), (False, True, 1, True), (False, False, 1, False)],
+    ids=["in-place", "regenerated", "still-missing"],
+)
+def test_trial_entry_regenerated_once_then_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_menu: bool, update_grub_adds_it: bool, runs: int, booted: bool
+) -> None:
+    """A trial entry missing from grub.cfg: update-grub once; still missing, the host fails before any reboot."""
+    script = tmp_path / "42_agentns_trial"
+    script.write_text(f"#!/bin/sh\ncat <<'E'\n{TRIAL_ENTRY}E\n")
+    script.chmod(0o755)
+    block = f"### BEGIN {script} ###\n{TRIAL_ENTRY}### END {script} ###\n"
+    grub_cfg = tmp_path / "grub.cfg"
+    grub_cfg.write_text("menuentry 'Debian' {\n}\n" + (block if in_menu else ""))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    regenerate = f"printf '%s' {shlex.quote(block)} >>{grub_cfg}\n" if update_grub_adds_it else ""
+    (bin_dir / "update-grub").write_text(f"#!/bin/sh\necho run >>{tmp_path}/update-grub.log\n{regenerate}")
+    (bin_dir / "update-grub").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
+    names = [
+        "Check the trial entry in GRUB's menu",
+        "Regenerate GRUB's menu with the trial entry",
+        "Check the trial entry again",
+        "Fail when GRUB's menu still lacks the trial entry",
+    ]
+    variables = {
+        "agentns_install_grub_cfg": str(grub_cfg),
+        "agentns_install_trial_script": str(script),
+        "agentns_install_trial_entry": {"changed": False},
+        "agentns_install_pin": {"changed": False},
+    }
+    # The marker stands for the reboot that comes next in trial.yml.
+    result = run_playbook(trial_tasks_playbook(tmp_path, names, variables, "REBOOT-WOULD-FOLLOW"), controller_inventory(tmp_path))
+    log = tmp_path / "update-grub.log"
+    assert (len(log.read_text().splitlines()) if log.exists() else 0) == runs
+    assert ("REBOOT-WOULD-FOLLOW" in result.stdout) is booted, result.stdout
+    assert (result.returncode == 0) is booted, result.stdout + result.stderr
+    if not booted:
+        assert "even after update-grub: the trial boot would not be booted." in " ".join(result.stdout.split()), result.stdout
+        assert "Nothing was rebooted." in result.stdout
 
 
 GRUB_ENTRY = (
