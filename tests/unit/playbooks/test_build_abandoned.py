@@ -33,9 +33,9 @@ set -euo pipefail
 log() { printf '[build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 out=$AGENTNS_CACHE_DIR/kernels/fake
 if [[ -f $out/.done ]]; then
-	log "reusing cached build $out"
-	echo "BUILD_OUT=$out"
-	exit 0
+    log "reusing cached build $out"
+    echo "BUILD_OUT=$out"
+    exit 0
 fi
 echo $$ >"$AGENTNS_CACHE_DIR/build.pid"
 log "building"

@@ -141,7 +141,7 @@ def test_stopping_the_watcher_stops_the_build(tmp_path: Path) -> None:
 def test_a_build_that_ignores_term_is_killed(tmp_path: Path) -> None:
     (tmp_path / "stubborn.sh").write_text("trap '' TERM\necho $$ >build.pid\necho $$ >make.pid\nwhile :; do sleep 1; done\n")
     watch = start(tmp_path, 2, 1000, "stubborn.sh", grace=2)
-    build, _ = pids(tmp_path)
+    build = pids(tmp_path)[0]
     err = watch.communicate(timeout=60)[1]
     assert watch.returncode != 0
     assert "still running 2 s after TERM: killed" in err, err
