@@ -131,6 +131,11 @@ interrupt_job() {
 	log "job $pid exited with status $? $((SECONDS - start))s after SIGINT"
 }
 
+# An image directory whose disk is blank: QEMU starts, no guest ever answers.
+blank_image() {
+	mkdir -p "$1" && qemu-img create -q -f qcow2 "$1/base.qcow2" 256M && : >"$1/id_ed25519"
+}
+
 result() {
 	local case=$1 started=$2
 	shift 2
@@ -147,12 +152,10 @@ case_boot() {
 	run_id=interrupt-boot-$(date +%s)-$$
 	if [[ -z $image ]]; then
 		image=$work/boot/image
-		mkdir -p "$image"
-		qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+		blank_image "$image" || {
 			result boot "$started" "qemu-img create failed"
 			return
 		}
-		: >"$image/id_ed25519"
 	fi
 	mkdir -p "$work/boot/repo"
 	AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" serve \
@@ -200,12 +203,10 @@ snapshot_busy() { compgen -G "$1/.booted-*.work-*/console.log" >/dev/null; }
 case_snapshot() {
 	local started=$SECONDS run_id image=$work/snapshot/image cache=$work/snapshot/cache pid left lock problems=()
 	run_id=interrupt-snapshot-$(date +%s)-$$
-	mkdir -p "$image"
-	qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+	blank_image "$image" || {
 		result snapshot "$started" "qemu-img create failed"
 		return
 	}
-	: >"$image/id_ed25519"
 	AGENTNS_FLEET_BOOT=snapshot AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache python3 "$fleet" up --count 2 --name intr \
 		--image "$image" --state-dir "$work/snapshot/state" >"$work/snapshot.log" 2>&1 &
 	pid=$!
@@ -236,12 +237,10 @@ case_scenario() {
 	local started=$SECONDS run_id image=$work/scenario/image cache=$work/scenario/cache pid left molecule='' problems=()
 	local state=$top/build/molecule/smoke
 	run_id=interrupt-scenario-$(date +%s)-$$
-	mkdir -p "$image"
-	qemu-img create -q -f qcow2 "$image/base.qcow2" 256M || {
+	blank_image "$image" || {
 		result scenario "$started" "qemu-img create failed"
 		return
 	}
-	: >"$image/id_ed25519"
 	AGENTNS_FLEET_IMAGE=$image AGENTNS_FLEET_BOOT=cold AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache \
 		AGENTNS_TEST_PREBUILD=0 AGENTNS_MOLECULE_SCENARIOS=smoke "$top/scripts/test.sh" molecule >"$work/scenario.log" 2>&1 &
 	pid=$!
