@@ -34,8 +34,19 @@ stage_sanity() { scripts/ansible-test-sanity.sh; }
 
 # pytest exits 5 when it collects nothing: that is a broken suite here. The
 # ten slowest tests are listed: the stage is a good part of a run's CPU.
-# test_vmtest.sh: the VM loop's verdicts against a faked QEMU.
-stage_unit() { python -m pytest -q --durations=10 tests/unit && tests/vm/test_vmtest.sh; }
+# test_vmtest.sh: the VM loop's verdicts against a faked QEMU. It mostly
+# waits on its fakes, so it runs beside pytest (its output after pytest's).
+stage_unit() {
+	local log pid rc=0
+	log=$(mktemp) || return 1
+	tests/vm/test_vmtest.sh >"$log" 2>&1 &
+	pid=$!
+	python -m pytest -q --durations=10 tests/unit || rc=1
+	wait "$pid" || rc=1
+	cat "$log"
+	rm -f "$log"
+	return "$rc"
+}
 
 # The collection as Galaxy and AWX get it: the tarball builds and installs, and
 # ansible-builder makes an execution environment's build context from it (the
