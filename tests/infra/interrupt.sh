@@ -106,6 +106,10 @@ qemu_running() { (($(qemu_of_run "$1" | wc -l) >= $2)); }
 # shellcheck disable=SC2317 # called through wait_until
 build_busy() { [[ -n $(processes_using "$1") ]]; }
 
+# Process $1 has ended.
+# shellcheck disable=SC2317 # called through wait_until
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # Wait up to $1 seconds for the command "$2..." to succeed.
 wait_until() {
 	local limit=$1 start=$SECONDS
@@ -241,8 +245,11 @@ case_scenario() {
 		result scenario "$started" "qemu-img create failed"
 		return
 	}
+	# As from a terminal: SIGINT not ignored, whoever started this script
+	# (a shell's background job starts with it ignored, and bash cannot trap
+	# a signal ignored on entry).
 	AGENTNS_FLEET_IMAGE=$image AGENTNS_FLEET_BOOT=cold AGENTNS_RUN_ID=$run_id AGENTNS_CACHE_DIR=$cache \
-		AGENTNS_TEST_PREBUILD=0 AGENTNS_MOLECULE_SCENARIOS=smoke "$top/scripts/test.sh" molecule >"$work/scenario.log" 2>&1 &
+		AGENTNS_TEST_PREBUILD=0 AGENTNS_MOLECULE_SCENARIOS=smoke env --default-signal=INT "$top/scripts/test.sh" molecule >"$work/scenario.log" 2>&1 &
 	pid=$!
 	# Bootstrap, Molecule's destroy and syntax steps come first: minutes under load.
 	if wait_until 300 qemu_running "$run_id" 2; then
@@ -254,7 +261,9 @@ case_scenario() {
 	interrupt_job "$pid" || problems+=("scripts/test.sh did not exit within ${deadline}s")
 	left=$(qemu_of_run "$run_id" | xargs)
 	[[ -n $left ]] && problems+=("QEMU of run $run_id still running: pids $left")
-	[[ -n $molecule ]] && kill -0 "$molecule" 2>/dev/null && problems+=("Molecule (pid $molecule) still running")
+	# test.sh TERMs Molecule's session and does not wait for it: give it the deadline.
+	[[ -n $molecule ]] && ! wait_until "$deadline" pid_gone "$molecule" &&
+		problems+=("Molecule (pid $molecule) still running ${deadline}s after test.sh exited")
 	left=$(find "$state" -name '*.qcow2' -printf '%p ' 2>/dev/null)
 	[[ -n $left ]] && problems+=("overlays left: $left")
 	left=$(find "$cache/fleet/registry" -name '*.json' -printf '%p ' 2>/dev/null)
