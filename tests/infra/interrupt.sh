@@ -124,13 +124,10 @@ wait_until() {
 interrupt_job() {
 	local pid=$1 start=$SECONDS
 	kill -INT -- "-$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null; do
-		if ((SECONDS - start >= deadline)); then
-			log "job $pid still running ${deadline}s after SIGINT"
-			return 1
-		fi
-		sleep 0.5
-	done
+	if ! wait_until "$deadline" pid_gone "$pid"; then
+		log "job $pid still running ${deadline}s after SIGINT"
+		return 1
+	fi
 	wait "$pid"
 	log "job $pid exited with status $? $((SECONDS - start))s after SIGINT"
 }
