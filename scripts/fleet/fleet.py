@@ -195,6 +195,29 @@ def signals_held() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold INT/TERM/HUP until the block ends, then deliver the first to ourselves.
+
+    For a spawn and putting its pid on record: a signal raised inside
+    subprocess.Popen, after the fork, leaves the child running with no Popen
+    object, so no pid anyone could stop.
+    """
+    pending: list[int] = []
+
+    def remember(signum: int, _frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # as if it came now: the restored handler decides
+
+
 def env_seconds(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
     if not raw:
@@ -621,10 +644,14 @@ def ensure_image(image: str | None, suite: str = DEFAULT_SUITE) -> Path:
 
 def build_image(suite: str = DEFAULT_SUITE) -> str:
     """Run build-image.sh; on a signal, let it stop its steps and remove its work dir."""
-    proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True, env={**os.environ, "AGENTNS_IMAGE_SUITE": suite})
+    proc = None
     try:
+        with signals_deferred():
+            proc = subprocess.Popen(["bash", str(BUILD_IMAGE)], stdout=subprocess.PIPE, text=True, env={**os.environ, "AGENTNS_IMAGE_SUITE": suite})
         out = proc.communicate()[0]
     except BaseException:
+        if proc is None:
+            raise
         # A terminal's Ctrl-C reached the script too; a TERM sent to us alone did not.
         with signals_held():
             with contextlib.suppress(ProcessLookupError):
@@ -845,14 +872,15 @@ def launch(vm: Vm, on_spawn: Callable[[Vm, subprocess.Popen[bytes]], None], inco
     is on record (state.json, registry) whatever happens next. With incoming
     (restore_uri), QEMU restores a saved state instead of booting.
     """
-    with open(vm.log, "wb") as log:
-        try:
-            proc = subprocess.Popen(qemu_argv(vm, incoming), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as err:
-            raise FleetError(f"cannot start QEMU for {vm.name}: {err}") from None
-    vm.pid = proc.pid
-    vm.started = time.time()
-    on_spawn(vm, proc)
+    with signals_deferred():
+        with open(vm.log, "wb") as log:
+            try:
+                proc = subprocess.Popen(qemu_argv(vm, incoming), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as err:
+                raise FleetError(f"cannot start QEMU for {vm.name}: {err}") from None
+        vm.pid = proc.pid
+        vm.started = time.time()
+        on_spawn(vm, proc)
     start = time.monotonic()
     while proc.poll() is None:
         if qmp_status(vm) is not None:
@@ -1060,37 +1088,49 @@ def set_hostname(state: State, vm: Vm, first: str = "") -> None:
 # --- stopping ---------------------------------------------------------------
 
 
-def wait_gone(vm: Vm, seconds: float) -> bool:
+def wait_gone(running: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not pid_is_ours(vm):
+        if not running():
             return True
         time.sleep(0.2)
-    return not pid_is_ours(vm)
+    return not running()
 
 
 def stop_vm(vm: Vm, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Stop one QEMU: QMP quit, then SIGTERM, then SIGKILL, by recorded pid."""
-    try:
-        if not pid_is_ours(vm):
-            return
-        with contextlib.suppress(OSError, FleetError, ValueError):
-            qmp(vm.qmp, "quit")
-        if wait_gone(vm, 10):
-            return
+    """Stop one QEMU: QMP quit, then SIGTERM, then SIGKILL.
 
-        def ours(_argv: list[str] | None) -> bool:
+    With proc (our child, not yet waited for, so its pid cannot be another's)
+    by proc, else by the recorded pid once it proves to be that QEMU.
+    """
+    if proc is not None:
+
+        def running() -> bool:
+            return proc.poll() is None
+
+        def send(sig: int) -> None:
+            if running():
+                proc.send_signal(sig)
+
+    else:
+
+        def running() -> bool:
             return pid_is_ours(vm)
 
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            signal_if(vm.pid, ours, sig)
-            if wait_gone(vm, 5):
-                return
-        raise FleetError(f"VM {vm.name}: QEMU pid {vm.pid} did not exit")
-    finally:
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=1)
+        def send(sig: int) -> None:
+            signal_if(vm.pid, lambda _argv: pid_is_ours(vm), sig)
+
+    if not running():
+        return
+    with contextlib.suppress(OSError, FleetError, ValueError):
+        qmp(vm.qmp, "quit")
+    if wait_gone(running, 10):
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        send(sig)
+        if wait_gone(running, 5):
+            return
+    raise FleetError(f"VM {vm.name}: QEMU pid {vm.pid} did not exit")
 
 
 def remove_disks(vm: Vm) -> None:
@@ -1562,22 +1602,26 @@ def start_repo_server(state_dir: Path, directory: Path, run_id: str, lifetime: f
     log = state_dir / REPO_SERVER_LOG
     for _attempt in range(3):
         port = free_port(set())
-        with log.open("wb") as out:
-            try:
-                argv = repo_server_argv(run_id, deadline, port, directory)
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            except OSError as err:
-                raise FleetError(f"cannot start the repository server: {err}") from None
-        server = RepoServer(pid=proc.pid, port=port, run_id=run_id, deadline=deadline)
-        # Right after the spawn: whatever fails or interrupts us next, down and reap can stop it.
-        put_repo_server_on_record(state_dir, server)
+        spawned: tuple[subprocess.Popen[bytes], RepoServer] | None = None
         try:
+            with signals_deferred(), log.open("wb") as out:
+                try:
+                    argv = repo_server_argv(run_id, deadline, port, directory)
+                    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                except OSError as err:
+                    raise FleetError(f"cannot start the repository server: {err}") from None
+                server = RepoServer(pid=proc.pid, port=port, run_id=run_id, deadline=deadline)
+                spawned = proc, server
+                # Right after the spawn: whatever fails or interrupts us next, down and reap can stop it.
+                put_repo_server_on_record(state_dir, server)
             status = wait_until_serving(server, proc, log)
         except BaseException:
-            with signals_held():
-                proc.kill()  # our child, not yet waited for: its pid cannot be another's
-                proc.wait()
-                forget_repo_server(state_dir, server)
+            if spawned is not None:
+                child, record = spawned
+                with signals_held():
+                    child.kill()  # our child, not yet waited for: its pid cannot be another's
+                    child.wait()
+                    forget_repo_server(state_dir, record)
             raise
         if status is None:
             return server

@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,3 +141,22 @@ def wait_for(predicate, seconds: float = 10.0):
 
 def state_json(state_dir: Path) -> dict:
     return json.loads((state_dir / "state.json").read_text())
+
+
+def signal_inside_popen(fleet, monkeypatch, is_it, signum: int = signal.SIGTERM) -> list[int]:
+    """Make fleet's first spawn whose argv passes is_it take signum inside Popen, after the fork.
+
+    Returns the list the spawned pid goes into.
+    """
+    real_popen = subprocess.Popen
+    spawned: list[int] = []
+
+    def popen(argv, *args, **kwargs):
+        proc = real_popen(argv, *args, **kwargs)
+        if not spawned and is_it([str(a) for a in argv]):
+            spawned.append(proc.pid)
+            signal.raise_signal(signum)  # as if it landed before Popen returned
+        return proc
+
+    monkeypatch.setattr(fleet.subprocess, "Popen", popen)
+    return spawned

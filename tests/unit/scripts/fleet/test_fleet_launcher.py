@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from fleet_testlib import FLEET_PY, alive, cmdline, fake_qemu_pids, registered_pids, state_json, wait_for
+from fleet_testlib import FLEET_PY, alive, cmdline, fake_qemu_pids, registered_pids, signal_inside_popen, state_json, wait_for
 
 IGNORE_SIGINT_THEN_EXEC = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
 
@@ -204,6 +204,29 @@ def test_interrupted_up_stops_its_vms(env, signum, ignore_sigint):
     assert not list(env["state"].glob("*/disk.qcow2"))
     assert list(env["state"].glob("*/console.log"))
     assert state_json(env["state"])["vms"] == {}
+
+
+def test_a_signal_inside_the_spawn_still_stops_that_qemu(fleet, env, monkeypatch):
+    # Found by CI: a TERM between QEMU's fork and Popen's return left that
+    # QEMU running with its pid on no record.
+    spawned = signal_inside_popen(fleet, monkeypatch, lambda argv: os.path.basename(argv[0]) == "qemu-system-x86_64")
+    assert up(fleet, env, count=2) == 128 + signal.SIGTERM
+    assert spawned
+    assert not alive(spawned[0])
+    assert not fake_qemu_pids(str(env["tmp"]))
+    assert registered_pids(env["cache"]) == []
+
+
+def test_a_signal_inside_the_image_build_spawn_still_cleans_up(fleet, env, monkeypatch, tmp_path):
+    work = tmp_path / "build-work"
+    script = tmp_path / "build-image.sh"
+    script.write_text(f"trap 'rm -rf {work}; exit 143' TERM\nmkdir {work}\nwhile :; do sleep 0.1; done\n")
+    monkeypatch.setattr(fleet, "BUILD_IMAGE", str(script))
+    spawned = signal_inside_popen(fleet, monkeypatch, lambda argv: argv[0] == "bash")
+    with pytest.raises(fleet.Interrupted), fleet.signals_raise():
+        fleet.build_image()
+    assert spawned
+    assert not alive(spawned[0])
 
 
 def test_failed_up_stops_its_vms(fleet, env, monkeypatch):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
-from fleet_testlib import alive, cmdline, pids_matching, registered_pids, repo_server_pids, wait_for
+from fleet_testlib import alive, cmdline, pids_matching, registered_pids, repo_server_pids, signal_inside_popen, wait_for
 
 
 @pytest.fixture
@@ -203,3 +204,12 @@ def test_process_identity_knows_qemu_and_the_server_only(fleet, tmp_path):
     assert fleet.process_identity([sys.executable, "-m", "http.server", "8080"]) is None
     assert fleet.process_identity([server[0], "/elsewhere/other.py", *server[2:]]) is None
     assert fleet.process_identity([*server[:6], "soon", *server[7:]]) is None
+
+
+def test_a_signal_inside_the_spawn_still_stops_the_server(fleet, env, repo, monkeypatch):
+    spawned = signal_inside_popen(fleet, monkeypatch, lambda argv: fleet.SERVE_CHILD in argv)
+    assert fleet.main(["serve", "--state-dir", str(env["state"]), str(repo)]) == 128 + signal.SIGTERM
+    assert spawned
+    assert not repo_server_pids(str(env["tmp"]))
+    assert not server_file(env).exists()
+    assert registered_pids(env["cache"]) == []
