@@ -427,25 +427,30 @@ static void work_flip(void)
 	}
 }
 
-/* Tracer: ids of the sessions whose start it saw (open addressing). */
+/*
+ * Tracer: ids of the sessions whose start it saw, and of those whose end
+ * it saw first (open addressing). trace_pipe merges the CPUs' buffers by
+ * each CPU's own clock, so the end of a namespace freed on another CPU
+ * right after its start can be read before that start.
+ */
 #define IDSET_BITS	18
 #define IDSET_SIZE	(1UL << IDSET_BITS)
 #define ID_TOMB		(~0ULL)
 
-static unsigned long long *idset;
+static unsigned long long *idset, *early_ends;
 
 static unsigned long id_slot(unsigned long long id)
 {
 	return (id * 0x9e3779b97f4a7c15ULL) >> (64 - IDSET_BITS);
 }
 
-static int idset_add(unsigned long long id)
+static int idset_add(unsigned long long *set, unsigned long long id)
 {
 	unsigned long i, n;
 
 	for (i = id_slot(id), n = 0; n < IDSET_SIZE; n++) {
-		if (!idset[i] || idset[i] == ID_TOMB) {
-			idset[i] = id;
+		if (!set[i] || set[i] == ID_TOMB) {
+			set[i] = id;
 			return 0;
 		}
 		i = (i + 1) & (IDSET_SIZE - 1);
@@ -453,13 +458,13 @@ static int idset_add(unsigned long long id)
 	return -1;
 }
 
-static int idset_del(unsigned long long id)
+static int idset_del(unsigned long long *set, unsigned long long id)
 {
 	unsigned long i, n;
 
-	for (i = id_slot(id), n = 0; n < IDSET_SIZE && idset[i]; n++) {
-		if (idset[i] == id) {
-			idset[i] = ID_TOMB;
+	for (i = id_slot(id), n = 0; n < IDSET_SIZE && set[i]; n++) {
+		if (set[i] == id) {
+			set[i] = ID_TOMB;
 			return 1;
 		}
 		i = (i + 1) & (IDSET_SIZE - 1);
@@ -494,17 +499,25 @@ static void trace_line(const char *line)
 	if (strstr(line, " agent_session_start: ")) {
 		if (bump(starts) == 1)
 			sh->first_start = trace_ts(line, " agent_session_start: ");
-		if (idset_add(id))
+		if (idset_del(early_ends, id)) {
+			bump(ends);
+			__atomic_sub_fetch(&sh->foreign_ends, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (idset_add(idset, id))
 			worker_error("tracer: id set full");
 		live = bump(live);
 		if (live > sh->peak_live)
 			sh->peak_live = live;
 	} else if (strstr(line, " agent_session_end: ")) {
-		if (idset_del(id)) {
+		if (idset_del(idset, id)) {
 			bump(ends);
 			__atomic_sub_fetch(&sh->live, 1, __ATOMIC_RELAXED);
 		} else {
+			/* Foreign unless its start is read later. */
 			bump(foreign_ends);
+			if (idset_add(early_ends, id))
+				worker_error("tracer: id set full");
 		}
 	} else if (strstr(line, " workqueue_execute_start: ")) {
 		bump(wq_events);
@@ -542,10 +555,11 @@ static void run_tracer(const char *inst)
 	char *s, *nl;
 
 	idset = calloc(IDSET_SIZE, sizeof(*idset));
+	early_ends = calloc(IDSET_SIZE, sizeof(*early_ends));
 	snprintf(path, sizeof(path), "%s/trace_pipe", inst);
 	pfd.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	pfd.events = POLLIN;
-	if (!idset || pfd.fd < 0) {
+	if (!idset || !early_ends || pfd.fd < 0) {
 		worker_error("tracer: %s: %s", path, strerror(errno));
 		_exit(1);
 	}
