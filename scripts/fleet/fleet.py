@@ -170,29 +170,28 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def signals_raise() -> Iterator[None]:
+def signals_handled_by(handler: Callable[[int, Any], None] | int) -> Iterator[None]:
+    """INT/TERM/HUP go to handler during the block; the previous handlers come back after it."""
+    previous = {sig: signal.signal(sig, handler) for sig in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def signals_raise() -> contextlib.AbstractContextManager[None]:
     """Turn INT/TERM/HUP into Interrupted, even where they were ignored.
 
     A background job of a non-interactive shell (scripts/test.sh, a CI step)
     starts with SIGINT ignored; a Ctrl-C must still stop the VMs it started.
     """
-    previous = {sig: signal.signal(sig, raise_interrupted) for sig in HANDLED_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return signals_handled_by(raise_interrupted)
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
+def signals_held() -> contextlib.AbstractContextManager[None]:
     """Let a cleanup run to its end: a second Ctrl-C must not cut it short."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in HANDLED_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return signals_handled_by(signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -204,16 +203,10 @@ def signals_deferred() -> Iterator[None]:
     object, so no pid anyone could stop.
     """
     pending: list[int] = []
-
-    def remember(signum: int, _frame: object) -> None:
-        pending.append(signum)
-
-    previous = {sig: signal.signal(sig, remember) for sig in HANDLED_SIGNALS}
     try:
-        yield
+        with signals_handled_by(lambda signum, _frame: pending.append(signum)):
+            yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if pending:
             signal.raise_signal(pending[0])  # as if it came now: the restored handler decides
 
