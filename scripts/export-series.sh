@@ -13,6 +13,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tree=${1:?usage: $0 KERNEL_TREE BASE}
 base=${2:?usage: $0 KERNEL_TREE BASE}
 
+# The kernel's .gitattributes (*.[ch] diff=cpp) names each hunk's function;
+# without it git names a label instead, and release-suffix.sh, which hashes
+# the hunks, would give the same code a new kernel release.
+if ! grep -q 'diff=cpp' "$tree/.gitattributes" 2>/dev/null; then
+	echo "export-series: $tree/.gitattributes lacks the kernel's '*.[ch] diff=cpp'" >&2
+	exit 1
+fi
+
 out=$(mktemp -d /tmp/agentns-export.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 git -C "$tree" format-patch -q --no-signature -o "$out" "$base..HEAD"
